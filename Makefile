@@ -1,0 +1,84 @@
+# mod_ocsp_guard: build with apxs, test with cmocka and Apache::Test.
+#   make            build the module (.libs/mod_ocsp_guard.so)
+#   make install    install the module and the Debian/RHEL config snippets
+#   make test       unit tests, then the Apache::Test suite (needs root: it
+#                   runs in a private network namespace as user nobody)
+#   make demo       show it stapling, and surviving a responder outage
+#   make deps       install build and test dependencies (Debian, as root)
+#   make lint       cppcheck and clang-tidy
+#   make clean
+
+APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
+CC        ?= cc
+WARN      := -Wall -Wextra -Werror
+SRC       := src/og_cert.c src/og_error.c src/og_fetch.c src/og_record.c \
+             src/og_sched.c src/og_validate.c
+HDR       := mod_ocsp_guard.h $(wildcard src/*.h)
+LIBS      := -lcurl -lssl -lcrypto
+MODULE    := .libs/mod_ocsp_guard.so
+
+APR_CFLAGS = $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
+             $(shell apu-1-config --includes 2>/dev/null)
+APR_LIBS   = $(shell apr-1-config --link-ld --libs 2>/dev/null) \
+             $(shell apu-1-config --link-ld --libs 2>/dev/null)
+
+DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
+             libapache2-mod-perl2 libcmocka-dev curl iproute2 util-linux \
+             faketime perl
+
+.PHONY: all install test unit apache-test demo deps lint clean
+
+all: $(MODULE)
+
+$(MODULE): mod_ocsp_guard.c $(SRC) $(HDR)
+	@command -v $(APXS) >/dev/null || { echo "apxs not found: run 'make deps' (as root) or install apache2-dev"; exit 1; }
+	$(APXS) -c -o mod_ocsp_guard.la $(foreach w,$(WARN),-Wc,$(w)) \
+	    mod_ocsp_guard.c $(SRC) $(LIBS)
+
+install: $(MODULE)
+	$(APXS) -i -n ocsp_guard mod_ocsp_guard.la
+	@if [ -d /etc/apache2/mods-available ]; then \
+	    install -m 644 conf/ocsp_guard.load conf/ocsp_guard.conf /etc/apache2/mods-available/ && \
+	    echo "Debian layout: enable with 'a2enmod ocsp_guard' then 'apachectl graceful'"; \
+	elif [ -d /etc/httpd/conf.modules.d ]; then \
+	    install -m 644 conf/10-ocsp_guard.conf /etc/httpd/conf.modules.d/ && \
+	    echo "RHEL layout: installed /etc/httpd/conf.modules.d/10-ocsp_guard.conf"; \
+	fi
+
+# --- unit tests of src/ (cmocka) -------------------------------------------
+UNIT_TESTS := t/unit/test_record t/unit/test_sched t/unit/test_validate \
+              t/unit/test_cert t/unit/test_fetch
+
+t/unit/test_%: t/unit/test_%.c $(SRC) $(wildcard src/*.h) t/unit/unit_pki.h
+	$(CC) $(WARN) -g -I. $(APR_CFLAGS) -o $@ $< $(SRC) $(APR_LIBS) $(LIBS) -lcmocka
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t; done
+
+# --- Apache::Test suite ----------------------------------------------------
+apache-test: $(MODULE)
+	bash t/run-suite.sh $(TEST_ARGS)
+
+test: unit apache-test
+
+demo: $(MODULE)
+	bash tools/demo.sh
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "all dependencies present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	else echo "missing:$$missing"; echo "run: sudo apt-get install$$missing"; exit 1; fi
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	    --suppress=missingIncludeSystem --inline-suppr -I. -Isrc \
+	    mod_ocsp_guard.c $(SRC)
+	clang-tidy --quiet $(SRC) mod_ocsp_guard.c -- -I. $(APR_CFLAGS) \
+	    -I$(shell $(APXS) -q INCLUDEDIR)
+
+clean:
+	rm -rf .libs *.la *.lo *.slo *.o src/*.lo src/*.slo src/*.o src/.libs \
+	    $(UNIT_TESTS) build

@@ -1,0 +1,1003 @@
+/* mod_ocsp_guard: httpd glue. Directives, the ssl_ocsp_prime and
+ * ssl_ocsp_get_resp hooks, the shared cache and the watchdog that fetches in
+ * the background. Certificate parsing, fetching, validation, scheduling and
+ * record encoding live in src/ and know nothing of httpd. */
+
+#include <string.h>
+
+#include <apr_atomic.h>
+#include <apr_hash.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+#include <apr_global_mutex.h>
+#include <apr_thread_rwlock.h>
+#include <apr_optional.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_main.h>
+#include <http_core.h>
+#include <http_ssl.h>
+#include <http_protocol.h>
+#include <ap_provider.h>
+#include <ap_socache.h>
+#include <util_mutex.h>
+#include <mpm_common.h>
+#include <mod_watchdog.h>
+
+#include "mod_ocsp_guard.h"
+#include "src/og_cert.h"
+#include "src/og_error.h"
+#include "src/og_fetch.h"
+#include "src/og_record.h"
+#include "src/og_sched.h"
+#include "src/og_validate.h"
+
+module AP_MODULE_DECLARE_DATA ocsp_guard_module;
+
+#define OG_MUTEX_TYPE     "ocsp-guard-cache"
+#define OG_WATCHDOG_NAME  "_ocsp_guard_"
+#define OG_WATCHDOG_TICK  apr_time_from_sec(1)
+#define OG_CACHE_FILE     "ocsp_guard_cache"
+#define OG_CLOCK_SKEW     apr_time_from_sec(300)
+#define OG_MAX_ID_LEN     64
+
+/* One word per certificate in shared memory: bumped by the fetcher after it
+ * stores a new response, read without a lock by every handshake. */
+typedef struct {
+    volatile apr_uint32_t generation;
+} og_slot_t;
+
+/* A child's own copy of a certificate's response, so that handshakes read
+ * memory of their own process and take no global lock. */
+typedef struct {
+    apr_thread_rwlock_t *lock;
+    volatile apr_uint32_t generation;
+    unsigned char *der;             /* malloc'ed */
+    apr_size_t der_len;
+    apr_time_t next_update;
+} og_local_t;
+
+/* A certificate mod_ssl primed, with the fetcher's view of it. */
+typedef struct {
+    int index;
+    char id[OG_MAX_ID_LEN];         /* mod_ssl's id (SHA-1 of the DER) */
+    apr_size_t id_len;
+    og_cert_t *cert;                /* NULL when the PEM did not parse */
+    const char *parse_error;
+    apr_array_header_t *vhosts;     /* const char *, "name:port" */
+    int enabled_vhosts;             /* vhosts with OCSPGuard On */
+    int claimed;                    /* we returned OK from the prime hook */
+    /* state below is touched only by the watchdog thread */
+    apr_time_t next_attempt;
+    int failures;
+    apr_time_t this_update;         /* of the response held, 0 if none */
+    apr_time_t next_update;
+    og_error_e last_error;
+    int expired_logged;
+} og_entry_t;
+
+/* Everything built for one configuration generation. */
+typedef struct {
+    apr_pool_t *pool;               /* pconf */
+    server_rec *s;
+    apr_hash_t *by_id;
+    apr_array_header_t *entries;    /* og_entry_t *, priming order */
+    int owned;                      /* entries claimed */
+    const ap_socache_provider_t *cache_provider;
+    ap_socache_instance_t *cache;
+    apr_global_mutex_t *cache_mutex;
+    apr_shm_t *shm;
+    og_slot_t *slots;
+    og_local_t *locals;             /* per child, made in child_init */
+    og_sched_policy_t policy;
+    og_fetch_opts_t fetch_opts;
+    apr_size_t record_max;
+    const char *cache_desc;
+} og_state_t;
+
+static og_state_t *og;
+
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *og_wd_get_instance;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *og_wd_register;
+
+/* ------------------------------------------------------------------ */
+/* configuration                                                      */
+
+static void *og_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    og_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    (void)s;
+    sc->enabled = -1;
+    sc->timeout = OG_DEFAULT_TIMEOUT;
+    sc->connect_timeout = OG_DEFAULT_CONNECT_TIMEOUT;
+    sc->refresh_percent = OG_DEFAULT_REFRESH_PERCENT;
+    sc->retry_min = OG_DEFAULT_RETRY_MIN;
+    sc->retry_max = OG_DEFAULT_RETRY_MAX;
+    sc->max_response_size = OG_DEFAULT_MAX_RESPONSE;
+    return sc;
+}
+
+static void *og_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    og_server_conf_t *base = basev, *add = addv;
+    og_server_conf_t *sc = apr_pmemdup(p, base, sizeof(*sc));
+
+    sc->enabled = add->enabled != -1 ? add->enabled : base->enabled;
+    return sc;
+}
+
+static og_server_conf_t *og_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &ocsp_guard_module);
+}
+
+static int og_enabled(const server_rec *s)
+{
+    return og_conf(s)->enabled != 0;    /* unset means On */
+}
+
+static const char *og_set_enabled(cmd_parms *cmd, void *dc, int flag)
+{
+    (void)dc;
+    og_conf(cmd->server)->enabled = flag ? 1 : 0;
+    return NULL;
+}
+
+static const char *og_global_only(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err)
+        return apr_pstrcat(cmd->pool, err, " (", cmd->cmd->name,
+                           " applies to the whole server: move it out of"
+                           " the <VirtualHost>)", NULL);
+    return NULL;
+}
+
+static const char *og_set_cache(cmd_parms *cmd, void *dc, const char *arg)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *inst = NULL;
+    const char *err, *sep, *name, *args = NULL;
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    sep = ap_strchr_c(arg, ':');
+    name = sep ? apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(sep - arg)) : arg;
+    if (sep)
+        args = sep + 1;
+    provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
+                                  AP_SOCACHE_PROVIDER_VERSION);
+    if (!provider) {
+        apr_array_header_t *names = ap_list_provider_names(
+            cmd->pool, AP_SOCACHE_PROVIDER_GROUP, AP_SOCACHE_PROVIDER_VERSION);
+        const char *known = "";
+        int i;
+        for (i = 0; names && i < names->nelts; i++) {
+            known = apr_pstrcat(cmd->pool, known, i ? ", " : "",
+                APR_ARRAY_IDX(names, i, ap_list_provider_names_t).provider_name,
+                NULL);
+        }
+        return apr_psprintf(cmd->pool,
+            "OCSPGuardCache: no shared object cache provider '%s' is loaded"
+            " (loaded: %s). Write OCSPGuardCache provider[:arguments], e.g."
+            " 'OCSPGuardCache shmcb' or 'OCSPGuardCache"
+            " memcache:127.0.0.1:11211', and load its module"
+            " (LoadModule socache_%s_module ...)",
+            name, *known ? known : "none", name);
+    }
+    err = provider->create(&inst, args, cmd->temp_pool, cmd->pool);
+    if (err)
+        return apr_psprintf(cmd->pool, "OCSPGuardCache: %s arguments '%s'"
+                            " rejected: %s", name, args ? args : "", err);
+    sc->cache_name = name;
+    sc->cache_args = args;
+    sc->cache_instance = inst;
+    return NULL;
+}
+
+static const char *og_set_timeout(cmd_parms *cmd, void *dc, const char *total,
+                                  const char *connect)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    apr_interval_time_t t = 0, ct = 0;
+    const char *err;
+    const char *usage = "OCSPGuardTimeout takes the longest time one fetch"
+        " may take, then optionally the connect timeout, each in seconds"
+        " (or with a unit: 500ms, 2s, 1m), from 100ms to 300s, connect no"
+        " longer than total: e.g. 'OCSPGuardTimeout 10' or"
+        " 'OCSPGuardTimeout 10 3'";
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    if (ap_timeout_parameter_parse(total, &t, "s") != APR_SUCCESS
+        || t < apr_time_from_msec(100) || t > apr_time_from_sec(300))
+        return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, total);
+    if (connect) {
+        if (ap_timeout_parameter_parse(connect, &ct, "s") != APR_SUCCESS
+            || ct < apr_time_from_msec(100) || ct > t)
+            return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, connect);
+    }
+    else {
+        ct = t < OG_DEFAULT_CONNECT_TIMEOUT ? t : OG_DEFAULT_CONNECT_TIMEOUT;
+    }
+    sc->timeout = t;
+    sc->connect_timeout = ct;
+    return NULL;
+}
+
+static const char *og_set_refresh_window(cmd_parms *cmd, void *dc,
+                                         const char *arg)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    char *end = NULL;
+    long v;
+    const char *err;
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    v = strtol(arg, &end, 10);
+    if (end && *end == '%')
+        end++;
+    if (!end || end == arg || *end || v < 5 || v > 95)
+        return apr_psprintf(cmd->pool, "OCSPGuardRefreshWindow takes the"
+            " share of a response's validity, in percent from 5 to 95, left"
+            " when the module fetches a fresh one: e.g."
+            " 'OCSPGuardRefreshWindow 50' ('%s' is not)", arg);
+    sc->refresh_percent = (int)v;
+    return NULL;
+}
+
+static const char *og_set_retry(cmd_parms *cmd, void *dc, const char *min,
+                                const char *max)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    apr_interval_time_t lo = 0, hi = 0;
+    const char *err;
+    const char *usage = "OCSPGuardRetry takes the first and the longest"
+        " delay between attempts after a failed fetch, in seconds (or with a"
+        " unit: 30s, 5m, 1h), from 1s to 1 day, first no longer than"
+        " longest: e.g. 'OCSPGuardRetry 60 3600'";
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    if (ap_timeout_parameter_parse(min, &lo, "s") != APR_SUCCESS
+        || lo < apr_time_from_sec(1) || lo > apr_time_from_sec(86400))
+        return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, min);
+    if (ap_timeout_parameter_parse(max, &hi, "s") != APR_SUCCESS
+        || hi < lo || hi > apr_time_from_sec(86400))
+        return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, max);
+    sc->retry_min = lo;
+    sc->retry_max = hi;
+    return NULL;
+}
+
+static const char *og_set_max_response(cmd_parms *cmd, void *dc,
+                                       const char *arg)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    char *end = NULL;
+    apr_int64_t v;
+    const char *err;
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    v = apr_strtoi64(arg, &end, 10);
+    if (end && (*end == 'k' || *end == 'K')) {
+        v *= 1024;
+        end++;
+    }
+    if (!end || end == arg || *end || v < 1024 || v > 1024 * 1024)
+        return apr_psprintf(cmd->pool, "OCSPGuardMaxResponseSize takes the"
+            " largest OCSP response accepted, in bytes from 1024 to 1048576"
+            " (or with K: 16K): e.g. 'OCSPGuardMaxResponseSize 16384'"
+            " ('%s' is not)", arg);
+    sc->max_response_size = (apr_size_t)v;
+    return NULL;
+}
+
+static const command_rec og_cmds[] = {
+    AP_INIT_FLAG("OCSPGuard", og_set_enabled, NULL, RSRC_CONF,
+        "On (default) to have mod_ocsp_guard staple OCSP responses for this"
+        " server's certificates, Off to leave them to mod_ssl"),
+    AP_INIT_TAKE1("OCSPGuardCache", og_set_cache, NULL, RSRC_CONF,
+        "provider[:arguments] of the shared object cache holding responses"),
+    AP_INIT_TAKE12("OCSPGuardTimeout", og_set_timeout, NULL, RSRC_CONF,
+        "seconds one fetch may take, optionally followed by the connect"
+        " timeout"),
+    AP_INIT_TAKE1("OCSPGuardRefreshWindow", og_set_refresh_window, NULL,
+        RSRC_CONF, "percent of validity left when a response is refreshed"),
+    AP_INIT_TAKE2("OCSPGuardRetry", og_set_retry, NULL, RSRC_CONF,
+        "first and longest delay between attempts after a failure"),
+    AP_INIT_TAKE1("OCSPGuardMaxResponseSize", og_set_max_response, NULL,
+        RSRC_CONF, "largest OCSP response accepted, in bytes"),
+    {NULL}
+};
+
+/* ------------------------------------------------------------------ */
+/* registry: built at prime time, in the parent                       */
+
+static og_entry_t *og_entry_for(server_rec *s, apr_pool_t *p, const char *id,
+                                apr_size_t id_len, const char *pem)
+{
+    og_entry_t *e;
+    const char *err = NULL;
+
+    if (!og || id_len == 0 || id_len > OG_MAX_ID_LEN)
+        return NULL;
+    e = apr_hash_get(og->by_id, id, (apr_ssize_t)id_len);
+    if (e)
+        return e;
+    e = apr_pcalloc(og->pool, sizeof(*e));
+    memcpy(e->id, id, id_len);
+    e->id_len = id_len;
+    e->index = og->entries->nelts;
+    e->vhosts = apr_array_make(og->pool, 2, sizeof(const char *));
+    e->cert = og_cert_parse(pem, og->pool, &err);
+    if (!e->cert)
+        e->parse_error = err;
+    (void)p;
+    (void)s;
+    apr_hash_set(og->by_id, e->id, (apr_ssize_t)e->id_len, e);
+    APR_ARRAY_PUSH(og->entries, og_entry_t *) = e;
+    return e;
+}
+
+/* Runs first for every certificate: records it and who uses it, whatever
+ * provider ends up stapling it, so the start-up report can say who owns it. */
+static int og_prime_observe(server_rec *s, apr_pool_t *p, const char *id,
+                            apr_size_t id_len, const char *pem)
+{
+    og_entry_t *e = og_entry_for(s, p, id, id_len, pem);
+
+    if (e) {
+        APR_ARRAY_PUSH(e->vhosts, const char *) = apr_psprintf(og->pool,
+            "%s:%u", s->server_hostname ? s->server_hostname : "*",
+            s->addrs ? (unsigned)s->addrs->host_port : 0u);
+        if (og_enabled(s))
+            e->enabled_vhosts++;
+    }
+    return DECLINED;
+}
+
+/* Runs last: claims certificates no other provider (mod_md's MDStapling)
+ * took, when this vhost has us on and the certificate has a responder. */
+static int og_prime_claim(server_rec *s, apr_pool_t *p, const char *id,
+                          apr_size_t id_len, const char *pem)
+{
+    og_entry_t *e;
+
+    (void)p;
+    (void)pem;
+    if (!og || !og_enabled(s))
+        return DECLINED;
+    e = apr_hash_get(og->by_id, id, (apr_ssize_t)id_len);
+    if (!e || !e->cert || e->cert->ocsp_urls->nelts == 0)
+        return DECLINED;
+    if (!e->claimed) {
+        e->claimed = 1;
+        og->owned++;
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* shared cache                                                       */
+
+static apr_status_t og_cache_lock(void)
+{
+    return og->cache_mutex ? apr_global_mutex_lock(og->cache_mutex)
+                           : APR_SUCCESS;
+}
+
+static void og_cache_unlock(void)
+{
+    if (og->cache_mutex)
+        apr_global_mutex_unlock(og->cache_mutex);
+}
+
+/* Fetch a record into `buf` (og->record_max bytes) and decode it. */
+static apr_status_t og_cache_get(const og_entry_t *e, unsigned char *buf,
+                                 og_record_t *rec, apr_pool_t *p)
+{
+    unsigned int len = (unsigned int)og->record_max;
+    apr_status_t rv;
+
+    if ((rv = og_cache_lock()) != APR_SUCCESS)
+        return rv;
+    rv = og->cache_provider->retrieve(og->cache, og->s,
+                                      (const unsigned char *)e->id,
+                                      (unsigned int)e->id_len, buf, &len, p);
+    og_cache_unlock();
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = og_record_decode(rec, buf, len);
+    if (rv == APR_SUCCESS && e->cert
+        && memcmp(rec->cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN) != 0)
+        rv = APR_EINVAL;    /* someone else's record under our key */
+    return rv;
+}
+
+static apr_status_t og_cache_put(og_entry_t *e, const og_record_t *rec,
+                                 apr_pool_t *p)
+{
+    apr_size_t size = og_record_size(rec);
+    unsigned char *buf = apr_palloc(p, size);
+    apr_status_t rv;
+
+    if ((rv = og_record_encode(rec, buf, size, NULL)) != APR_SUCCESS)
+        return rv;
+    if ((rv = og_cache_lock()) != APR_SUCCESS)
+        return rv;
+    rv = og->cache_provider->store(og->cache, og->s,
+                                   (const unsigned char *)e->id,
+                                   (unsigned int)e->id_len, rec->next_update,
+                                   buf, (unsigned int)size, p);
+    og_cache_unlock();
+    if (rv == APR_SUCCESS)
+        apr_atomic_inc32(&og->slots[e->index].generation);
+    return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* handshake path                                                     */
+
+/* Bring this child's copy up to `generation`; once per new response. */
+static void og_local_refresh(og_entry_t *e, og_local_t *l,
+                             apr_uint32_t generation, conn_rec *c)
+{
+    apr_pool_t *p = NULL;
+    unsigned char *buf, *copy = NULL;
+    og_record_t rec;
+    apr_size_t copy_len = 0;
+    apr_time_t next_update = 0;
+
+    apr_thread_rwlock_wrlock(l->lock);
+    if (l->generation == generation) {
+        apr_thread_rwlock_unlock(l->lock);
+        return;
+    }
+    if (apr_pool_create(&p, c->pool) == APR_SUCCESS) {
+        buf = apr_palloc(p, og->record_max);
+        if (og_cache_get(e, buf, &rec, p) == APR_SUCCESS
+            && (copy = malloc(rec.der_len)) != NULL) {
+            memcpy(copy, rec.der, rec.der_len);
+            copy_len = rec.der_len;
+            next_update = rec.next_update;
+        }
+        apr_pool_destroy(p);
+    }
+    free(l->der);
+    l->der = copy;
+    l->der_len = copy_len;
+    l->next_update = next_update;
+    l->generation = generation;
+    apr_thread_rwlock_unlock(l->lock);
+}
+
+static int og_get_resp(server_rec *s, conn_rec *c, const char *id,
+                       apr_size_t id_len, ap_ssl_ocsp_copy_resp *cb,
+                       void *userdata)
+{
+    og_entry_t *e;
+    og_local_t *l;
+    apr_uint32_t generation;
+
+    if (!og || !og->locals)
+        return DECLINED;
+    e = apr_hash_get(og->by_id, id, (apr_ssize_t)id_len);
+    if (!e || !e->claimed || !og_enabled(s))
+        return DECLINED;
+    /* From here on we own the answer: always OK and always call back, or
+     * mod_ssl would run its own blocking fetch in this handshake. */
+    l = &og->locals[e->index];
+    generation = apr_atomic_read32(&og->slots[e->index].generation);
+    if (generation != l->generation)
+        og_local_refresh(e, l, generation, c);
+    apr_thread_rwlock_rdlock(l->lock);
+    if (l->der && apr_time_now() < l->next_update)
+        cb(l->der, l->der_len, userdata);
+    else
+        cb(NULL, 0, userdata);
+    apr_thread_rwlock_unlock(l->lock);
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* fetching, in the watchdog thread of one child                      */
+
+typedef struct {
+    og_entry_t *entry;
+    int url_index;
+    apr_pool_t *pool;
+} og_job_t;
+
+static double og_jitter(void)
+{
+    apr_uint32_t r = 0;
+
+    apr_generate_random_bytes((unsigned char *)&r, sizeof(r));
+    return (double)r / 4294967296.0;
+}
+
+static const char *og_fmt_time(apr_pool_t *p, apr_time_t t)
+{
+    char *buf = apr_palloc(p, APR_RFC822_DATE_LEN);
+
+    apr_rfc822_date(buf, t);
+    return buf;
+}
+
+static void og_schedule_refresh(og_entry_t *e, apr_time_t now)
+{
+    e->next_attempt = og_sched_refresh_at(&og->policy, e->this_update,
+                                          e->next_update, now, og_jitter());
+}
+
+static void og_schedule_retry(og_entry_t *e, apr_time_t now)
+{
+    e->failures++;
+    e->next_attempt = now + og_sched_retry_delay(&og->policy, e->failures,
+        now, e->next_update, og_jitter());
+}
+
+/* Accept a validated response: cache it, then plan the next refresh. */
+static void og_accept(og_entry_t *e, const og_validation_t *v,
+                      const og_fetch_t *f, apr_pool_t *p)
+{
+    og_record_t rec;
+    apr_time_t now = apr_time_now();
+    apr_status_t rv;
+
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN);
+    rec.cert_status = v->cert_status;
+    rec.source = OG_SOURCE_DIRECT;
+    rec.this_update = v->this_update;
+    rec.next_update = v->next_update;
+    rec.fetched_at = now;
+    rec.der = f->body;
+    rec.der_len = f->body_len;
+    rv = og_cache_put(e, &rec, p);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, og->s, OGLOGNO(00301)
+                     "%s: valid response from %s could not be stored in the"
+                     " cache (%s); it is too small or failing",
+                     e->cert->subject, f->url, og->cache_desc);
+        og_schedule_retry(e, now);
+        return;
+    }
+    if (e->failures > 0 || e->last_error != OG_OK)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, og->s, OGLOGNO(00202)
+                     "%s: recovered after %d failed attempt(s): fresh"
+                     " response from %s", e->cert->subject, e->failures,
+                     f->url);
+    e->this_update = v->this_update;
+    e->next_update = v->next_update;
+    e->failures = 0;
+    e->last_error = OG_OK;
+    e->expired_logged = 0;
+    og_schedule_refresh(e, now);
+    ap_log_error(APLOG_MARK,
+                 v->cert_status == OG_CERT_REVOKED ? APLOG_CRIT : APLOG_INFO,
+                 0, og->s, OGLOGNO(00201)
+                 "%s (serial %s): OCSP status %s from %s (%s, %" APR_SIZE_T_FMT
+                 " bytes, %" APR_TIME_T_FMT " ms), valid until %s, next"
+                 " refresh in %" APR_TIME_T_FMT " s",
+                 e->cert->subject, e->cert->serial_hex,
+                 og_cert_status_name(v->cert_status), f->url,
+                 f->used_get ? "GET" : "POST", f->body_len,
+                 apr_time_as_msec(f->elapsed), og_fmt_time(p, v->next_update),
+                 apr_time_sec(e->next_attempt - now));
+}
+
+static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
+{
+    og_job_t *job = f->baton;
+    og_entry_t *e = job->entry;
+    og_error_e err = f->error;
+    const char *detail = f->detail;
+    og_validation_t v;
+    apr_time_t now = apr_time_now();
+    apr_array_header_t *urls = e->cert->ocsp_urls;
+
+    (void)ctx;
+    if (err == OG_OK) {
+        err = og_validate_response(e->cert, f->body, f->body_len, now,
+                                   OG_CLOCK_SKEW, &v, job->pool);
+        detail = v.detail;
+        if (err == OG_OK) {
+            og_accept(e, &v, f, job->pool);
+            return NULL;
+        }
+    }
+    e->last_error = err;
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, og->s, OGLOGNO(00203)
+                 "%s: fetch from %s failed [%s, as mod_ssl's %s]: %s%s",
+                 e->cert->subject, f->url, og_error_name(err),
+                 og_error_ah(err) ? og_error_ah(err) : "-", detail,
+                 e->next_update > now ? "; the last good response stays"
+                 " stapled" : "");
+    if (++job->url_index < urls->nelts) {
+        const char *url = APR_ARRAY_IDX(urls, job->url_index, const char *);
+        return og_fetch_make(job->pool, url, e->cert->request_der,
+                             e->cert->request_len, NULL, job);
+    }
+    og_schedule_retry(e, now);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, og->s, OGLOGNO(00204)
+                 "%s: every responder failed (%d in a row); next attempt in"
+                 " %" APR_TIME_T_FMT " s; staple %s",
+                 e->cert->subject, e->failures,
+                 apr_time_sec(e->next_attempt - now),
+                 e->next_update > now
+                     ? apr_psprintf(job->pool, "valid until %s",
+                                    og_fmt_time(job->pool, e->next_update))
+                     : "none");
+    return NULL;
+}
+
+/* Take over what the cache already holds (a response fetched before this
+ * child became the fetcher), checked again as if just fetched. */
+static void og_adopt_cached(og_entry_t *e, apr_pool_t *p)
+{
+    unsigned char *buf = apr_palloc(p, og->record_max);
+    og_record_t rec;
+    og_validation_t v;
+    apr_time_t now = apr_time_now();
+
+    e->next_attempt = now;
+    if (og_cache_get(e, buf, &rec, p) != APR_SUCCESS)
+        return;
+    if (og_validate_response(e->cert, rec.der, rec.der_len, now,
+                             OG_CLOCK_SKEW, &v, p) != OG_OK)
+        return;
+    e->this_update = v.this_update;
+    e->next_update = v.next_update;
+    og_schedule_refresh(e, now);
+    /* make sure every child picks it up */
+    apr_atomic_inc32(&og->slots[e->index].generation);
+}
+
+static void og_run_round(apr_pool_t *p)
+{
+    apr_array_header_t *batch = apr_array_make(p, 8, sizeof(og_fetch_t *));
+    apr_time_t now = apr_time_now();
+    int i;
+
+    for (i = 0; i < og->entries->nelts; i++) {
+        og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+        og_job_t *job;
+
+        if (!e->claimed)
+            continue;
+        if (e->next_update && e->next_update <= now && !e->expired_logged) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, og->s, OGLOGNO(00205)
+                         "%s: the last good response expired at %s and no"
+                         " fresh one could be fetched: no staple is sent"
+                         " until a responder answers", e->cert->subject,
+                         og_fmt_time(p, e->next_update));
+            e->expired_logged = 1;
+        }
+        if (e->next_attempt > now)
+            continue;
+        job = apr_pcalloc(p, sizeof(*job));
+        job->entry = e;
+        job->pool = p;
+        APR_ARRAY_PUSH(batch, og_fetch_t *) = og_fetch_make(p,
+            APR_ARRAY_IDX(e->cert->ocsp_urls, 0, const char *),
+            e->cert->request_der, e->cert->request_len, NULL, job);
+    }
+    if (batch->nelts > 0)
+        og_fetch_run(batch, &og->fetch_opts, og_fetch_done, NULL, p);
+}
+
+static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
+{
+    int i;
+
+    (void)data;
+    switch (state) {
+    case AP_WATCHDOG_STATE_STARTING:
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, og->s, OGLOGNO(00206)
+                     "fetcher started in pid %" APR_PID_T_FMT " for %d"
+                     " certificate(s)", getpid(), og->owned);
+        for (i = 0; i < og->entries->nelts; i++) {
+            og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+            if (e->claimed)
+                og_adopt_cached(e, p);
+        }
+        og_run_round(p);
+        break;
+    case AP_WATCHDOG_STATE_RUNNING:
+        og_run_round(p);
+        break;
+    default:
+        break;
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* start-up                                                           */
+
+static int og_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                         apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    og = apr_pcalloc(pconf, sizeof(*og));
+    og->pool = pconf;
+    og->by_id = apr_hash_make(pconf);
+    og->entries = apr_array_make(pconf, 8, sizeof(og_entry_t *));
+    return ap_mutex_register(pconf, OG_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+static const char *og_vhost_list(apr_pool_t *p, const og_entry_t *e)
+{
+    return apr_array_pstrcat(p, e->vhosts, ',');
+}
+
+/* One line per certificate saying who staples it and why. */
+static void og_report_registry(server_rec *s, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < og->entries->nelts; i++) {
+        og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+        const char *vh = og_vhost_list(p, e);
+
+        if (!e->cert) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, OGLOGNO(00101)
+                         "certificate of %s not handled: %s", vh,
+                         e->parse_error);
+        }
+        else if (e->claimed) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00102)
+                         "%s (serial %s, id %s%s) for %s: stapled by"
+                         " mod_ocsp_guard, responder %s",
+                         e->cert->subject, e->cert->serial_hex,
+                         e->cert->sha1_hex,
+                         e->cert->must_staple ? ", must-staple" : "", vh,
+                         apr_array_pstrcat(p, e->cert->ocsp_urls, ' '));
+        }
+        else if (e->cert->ocsp_urls->nelts == 0) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00103)
+                         "%s (serial %s) for %s: no OCSP responder URL in"
+                         " the certificate (its CA may have stopped OCSP);"
+                         " not stapled", e->cert->subject,
+                         e->cert->serial_hex, vh);
+        }
+        else if (e->enabled_vhosts == 0) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00104)
+                         "%s for %s: OCSPGuard Off, stapling left to"
+                         " mod_ssl (SSLUseStapling)", e->cert->subject, vh);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, OGLOGNO(00105)
+                         "%s for %s: stapled by another provider (mod_md's"
+                         " MDStapling?), not by mod_ocsp_guard",
+                         e->cert->subject, vh);
+        }
+    }
+}
+
+static apr_status_t og_cache_cleanup(void *data)
+{
+    og_state_t *st = data;
+
+    if (st->cache && st->cache_provider)
+        st->cache_provider->destroy(st->cache, st->s);
+    st->cache = NULL;
+    return APR_SUCCESS;
+}
+
+static int og_setup_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                          og_server_conf_t *sc)
+{
+    struct ap_socache_hints hints;
+    const char *err;
+    apr_status_t rv;
+
+    if (sc->cache_instance) {
+        og->cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
+            sc->cache_name, AP_SOCACHE_PROVIDER_VERSION);
+        og->cache = sc->cache_instance;
+        og->cache_desc = apr_pstrcat(pconf, sc->cache_name, ":",
+                                     sc->cache_args ? sc->cache_args : "",
+                                     NULL);
+    }
+    else {
+        /* Room for every certificate's record twice over (shmcb splits
+         * its memory into subcaches), never under 512 KB. */
+        apr_size_t size = (apr_size_t)og->owned * og->record_max * 2;
+        const char *args;
+
+        if (size < 512 * 1024)
+            size = 512 * 1024;
+        og->cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
+            "shmcb", AP_SOCACHE_PROVIDER_VERSION);
+        if (!og->cache_provider) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00106)
+                         "the default cache needs mod_socache_shmcb: add"
+                         " 'LoadModule socache_shmcb_module"
+                         " modules/mod_socache_shmcb.so' or set"
+                         " OCSPGuardCache to a loaded provider");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        args = apr_psprintf(pconf, "%s(%" APR_SIZE_T_FMT ")",
+                            ap_runtime_dir_relative(pconf, OG_CACHE_FILE),
+                            size);
+        err = og->cache_provider->create(&og->cache, args, ptemp, pconf);
+        if (err) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00107)
+                         "cannot create the default cache shmcb:%s: %s",
+                         args, err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        og->cache_desc = apr_pstrcat(pconf, "shmcb:", args, NULL);
+    }
+    if (og->cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
+        rv = ap_global_mutex_create(&og->cache_mutex, NULL, OG_MUTEX_TYPE,
+                                    NULL, s, pconf, 0);
+        if (rv != APR_SUCCESS)
+            return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.avg_id_len = OG_CERT_SHA1_LEN;
+    hints.avg_obj_size = 2048;
+    hints.expiry_interval = apr_time_from_sec(60);
+    rv = og->cache_provider->init(og->cache, "ocsp-guard", &hints, s, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, OGLOGNO(00108)
+                     "cannot initialise the response cache %s",
+                     og->cache_desc);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(pconf, og, og_cache_cleanup,
+                              apr_pool_cleanup_null);
+    return OK;
+}
+
+static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s)
+{
+    og_server_conf_t *sc = og_conf(s);
+    ap_watchdog_t *wd = NULL;
+    apr_status_t rv;
+    int status;
+
+    (void)plog;
+    /* httpd reads its configuration twice at start-up; the first pass
+     * only checks it. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    og->s = s;
+    og_report_registry(s, ptemp);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, OGLOGNO(00109)
+                 "mod_ocsp_guard/%s: %d of %d certificate(s) stapled by this"
+                 " module", OG_MODULE_VERSION, og->owned, og->entries->nelts);
+    if (og->owned == 0)
+        return OK;
+
+    og->policy.refresh_percent = sc->refresh_percent;
+    og->policy.retry_min = sc->retry_min;
+    og->policy.retry_max = sc->retry_max;
+    og->fetch_opts.connect_timeout = sc->connect_timeout;
+    og->fetch_opts.timeout = sc->timeout;
+    og->fetch_opts.max_size = sc->max_response_size;
+    og->fetch_opts.max_parallel = OG_MAX_PARALLEL_FETCHES;
+    og->fetch_opts.user_agent = "mod_ocsp_guard/" OG_MODULE_VERSION;
+    og->record_max = OG_RECORD_HDR_LEN + sc->max_response_size;
+
+    if ((status = og_setup_cache(pconf, ptemp, s, sc)) != OK)
+        return status;
+
+    rv = apr_shm_create(&og->shm,
+                        sizeof(og_slot_t) * (apr_size_t)og->entries->nelts,
+                        NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, OGLOGNO(00110)
+                     "cannot create shared memory for %d certificate(s)",
+                     og->entries->nelts);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    og->slots = apr_shm_baseaddr_get(og->shm);
+    memset(og->slots, 0, sizeof(og_slot_t) * (apr_size_t)og->entries->nelts);
+
+    if (og_fetch_global_init() != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00111)
+                     "cannot initialise libcurl");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    og_wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    og_wd_register = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!og_wd_get_instance || !og_wd_register) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00112)
+                     "mod_watchdog is required: add 'LoadModule"
+                     " watchdog_module modules/mod_watchdog.so'");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* A singleton in a child, as mod_md does: one fetcher for the whole
+     * server, and a crash in network code cannot take the parent down. */
+    rv = og_wd_get_instance(&wd, OG_WATCHDOG_NAME, 0, 1, pconf);
+    if (rv == APR_SUCCESS)
+        rv = og_wd_register(wd, OG_WATCHDOG_TICK, og, og_watchdog);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, OGLOGNO(00113)
+                     "cannot start the background fetcher");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void og_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int i;
+
+    if (!og || og->owned == 0 || !og->slots)
+        return;
+    if (og->cache_mutex) {
+        apr_status_t rv = apr_global_mutex_child_init(&og->cache_mutex,
+            apr_global_mutex_lockfile(og->cache_mutex), pchild);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, OGLOGNO(00114)
+                         "cannot attach the cache mutex in this child;"
+                         " it staples nothing");
+            return;
+        }
+    }
+    og->locals = NULL;
+    {
+        og_local_t *locals = apr_pcalloc(pchild, sizeof(og_local_t)
+                                         * (apr_size_t)og->entries->nelts);
+        for (i = 0; i < og->entries->nelts; i++) {
+            if (apr_thread_rwlock_create(&locals[i].lock, pchild)
+                != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00115)
+                             "cannot create a lock in this child; it"
+                             " staples nothing");
+                return;
+            }
+        }
+        og->locals = locals;
+    }
+}
+
+static void og_register_hooks(apr_pool_t *p)
+{
+    static const char *const after_ssl[] = { "mod_ssl.c", NULL };
+
+    (void)p;
+    ap_hook_pre_config(og_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* after mod_ssl, which primes certificates in its post_config, and
+     * before mod_watchdog (APR_HOOK_LAST), which starts the threads */
+    ap_hook_post_config(og_post_config, after_ssl, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(og_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_ocsp_prime_hook(og_prime_observe, NULL, NULL,
+                                APR_HOOK_REALLY_FIRST);
+    ap_hook_ssl_ocsp_prime_hook(og_prime_claim, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_ssl_ocsp_get_resp_hook(og_get_resp, NULL, NULL, APR_HOOK_FIRST);
+}
+
+AP_DECLARE_MODULE(ocsp_guard) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,
+    NULL,
+    og_create_server_conf,
+    og_merge_server_conf,
+    og_cmds,
+    og_register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

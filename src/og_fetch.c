@@ -1,0 +1,270 @@
+#include <string.h>
+
+#include <apr_base64.h>
+#include <apr_strings.h>
+#include <curl/curl.h>
+
+#include "og_fetch.h"
+
+/* RFC 5019 section 5: GET only while the encoded request stays this short. */
+#define OG_GET_MAX_ENCODED 255
+
+apr_status_t og_fetch_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK
+           ? APR_SUCCESS : APR_EGENERAL;
+}
+
+og_fetch_t *og_fetch_make(apr_pool_t *p, const char *url,
+                          const unsigned char *request, apr_size_t len,
+                          const char *proxy, void *baton)
+{
+    og_fetch_t *f = apr_pcalloc(p, sizeof(*f));
+
+    f->pool = p;
+    f->url = url;
+    f->request = request;
+    f->request_len = len;
+    f->proxy = proxy;
+    f->baton = baton;
+    return f;
+}
+
+const char *og_fetch_get_url(apr_pool_t *p, const char *base,
+                             const unsigned char *request, apr_size_t len)
+{
+    char *b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)len));
+    char *enc, *out;
+    apr_size_t blen, i, elen = 0, baselen = strlen(base);
+
+    apr_base64_encode_binary(b64, request, (int)len);
+    blen = strlen(b64);
+    enc = apr_palloc(p, blen * 3 + 1);
+    /* base64 uses + / = which must be percent-encoded in a path */
+    for (i = 0; i < blen; i++) {
+        switch (b64[i]) {
+        case '+': memcpy(enc + elen, "%2B", 3); elen += 3; break;
+        case '/': memcpy(enc + elen, "%2F", 3); elen += 3; break;
+        case '=': memcpy(enc + elen, "%3D", 3); elen += 3; break;
+        default:  enc[elen++] = b64[i];
+        }
+    }
+    enc[elen] = '\0';
+    if (elen > OG_GET_MAX_ENCODED)
+        return NULL;
+    out = apr_pstrcat(p, base,
+                      (baselen && base[baselen - 1] == '/') ? "" : "/",
+                      enc, NULL);
+    return out;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    og_fetch_t *f = userdata;
+    apr_size_t n = size * nmemb;
+
+    if (f->body_len + n > f->max_size) {
+        f->overflow = 1;
+        return 0;   /* makes libcurl abort with CURLE_WRITE_ERROR */
+    }
+    if (f->body_len + n > f->body_cap) {
+        apr_size_t cap = f->body_cap ? f->body_cap * 2 : 4096;
+        unsigned char *nb;
+        while (cap < f->body_len + n)
+            cap *= 2;
+        if (cap > f->max_size)
+            cap = f->max_size;
+        nb = apr_palloc(f->pool, cap);
+        if (f->body_len)
+            memcpy(nb, f->body, f->body_len);
+        f->body = nb;
+        f->body_cap = cap;
+    }
+    memcpy(f->body + f->body_len, data, n);
+    f->body_len += n;
+    return n;
+}
+
+static CURL *start_transfer(og_fetch_t *f, const og_fetch_opts_t *opts)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdrs = NULL;
+    const char *get_url;
+
+    if (!c)
+        return NULL;
+    f->max_size = opts->max_size;
+    f->errbuf[0] = '\0';
+    get_url = og_fetch_get_url(f->pool, f->url, f->request, f->request_len);
+    f->used_get = get_url != NULL;
+
+    curl_easy_setopt(c, CURLOPT_PRIVATE, f);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, f->errbuf);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
+    /* Redirects are not followed: a responder that redirects is failing. */
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)apr_time_as_msec(opts->connect_timeout));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                     (long)apr_time_as_msec(opts->timeout));
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+                     (curl_off_t)opts->max_size);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    /* An empty proxy overrides http_proxy from the environment. */
+    curl_easy_setopt(c, CURLOPT_PROXY, f->proxy ? f->proxy : "");
+    if (opts->user_agent)
+        curl_easy_setopt(c, CURLOPT_USERAGENT, opts->user_agent);
+    hdrs = curl_slist_append(hdrs, "Accept: application/ocsp-response");
+    if (get_url) {
+        curl_easy_setopt(c, CURLOPT_URL, get_url);
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    else {
+        curl_easy_setopt(c, CURLOPT_URL, f->url);
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/ocsp-request");
+        hdrs = curl_slist_append(hdrs, "Expect:");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)f->request);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)f->request_len);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    f->headers = hdrs;
+    f->curl = c;
+    return c;
+}
+
+static void classify(og_fetch_t *f, CURLcode rc)
+{
+    curl_off_t connect_us = 0, total_us = 0;
+    CURL *c = f->curl;
+    const char *why = f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc);
+
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &f->http_status);
+    curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connect_us);
+    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &total_us);
+    f->elapsed = (apr_interval_time_t)total_us;
+
+    switch (rc) {
+    case CURLE_OK:
+        if (f->http_status != 200) {
+            f->error = OG_ERR_HTTP_STATUS;
+            f->detail = apr_psprintf(f->pool, "HTTP status %ld",
+                                     f->http_status);
+        }
+        else if (f->body_len == 0) {
+            f->error = OG_ERR_MALFORMED;
+            f->detail = "HTTP 200 with an empty body";
+        }
+        else {
+            f->error = OG_OK;
+            f->detail = "ok";
+        }
+        return;
+    case CURLE_COULDNT_RESOLVE_HOST:
+        f->error = OG_ERR_DNS;
+        break;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        f->error = OG_ERR_PROXY;
+        break;
+    case CURLE_COULDNT_CONNECT:
+        f->error = f->proxy ? OG_ERR_PROXY : OG_ERR_CONNECT_REFUSED;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        f->error = connect_us > 0 ? OG_ERR_READ_TIMEOUT
+                                  : (f->proxy ? OG_ERR_PROXY
+                                              : OG_ERR_CONNECT_TIMEOUT);
+        break;
+    case CURLE_FILESIZE_EXCEEDED:
+        f->error = OG_ERR_TOO_LARGE;
+        break;
+    case CURLE_WRITE_ERROR:
+        f->error = f->overflow ? OG_ERR_TOO_LARGE : OG_ERR_INTERNAL;
+        break;
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+        f->error = OG_ERR_READ_ERROR;
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+        f->error = OG_ERR_TLS;
+        break;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        f->error = OG_ERR_MALFORMED;
+        break;
+    default:
+        f->error = OG_ERR_INTERNAL;
+        break;
+    }
+    if (f->error == OG_ERR_TOO_LARGE)
+        f->detail = apr_psprintf(f->pool, "response over %" APR_SIZE_T_FMT
+                                 " bytes", f->max_size);
+    else
+        f->detail = apr_pstrdup(f->pool, why);
+}
+
+static void finish_transfer(og_fetch_t *f)
+{
+    curl_easy_cleanup(f->curl);
+    curl_slist_free_all(f->headers);
+    f->curl = NULL;
+    f->headers = NULL;
+}
+
+apr_status_t og_fetch_run(apr_array_header_t *fetches,
+                          const og_fetch_opts_t *opts,
+                          og_fetch_done_fn *done, void *ctx, apr_pool_t *p)
+{
+    CURLM *multi = curl_multi_init();
+    apr_array_header_t *queue;
+    int next = 0, running = 0, active = 0;
+    int max_parallel = opts->max_parallel > 0 ? opts->max_parallel : 1;
+
+    if (!multi)
+        return APR_ENOMEM;
+    queue = apr_array_copy(p, fetches);
+
+    for (;;) {
+        CURLMsg *msg;
+        int left;
+
+        while (active < max_parallel && next < queue->nelts) {
+            og_fetch_t *f = APR_ARRAY_IDX(queue, next, og_fetch_t *);
+            next++;
+            if (!start_transfer(f, opts)) {
+                f->error = OG_ERR_INTERNAL;
+                f->detail = "cannot create a transfer";
+                continue;
+            }
+            curl_multi_add_handle(multi, f->curl);
+            active++;
+        }
+        if (active == 0)
+            break;
+        curl_multi_perform(multi, &running);
+        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+            og_fetch_t *f = NULL, *follow;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+            classify(f, msg->data.result);
+            curl_multi_remove_handle(multi, f->curl);
+            finish_transfer(f);
+            active--;
+            if (done && (follow = done(f, ctx)) != NULL)
+                APR_ARRAY_PUSH(queue, og_fetch_t *) = follow;
+        }
+        if (active > 0 && running > 0)
+            curl_multi_poll(multi, NULL, 0, 100, NULL);
+    }
+    curl_multi_cleanup(multi);
+    return APR_SUCCESS;
+}

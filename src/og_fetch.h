@@ -1,0 +1,69 @@
+/* Fetches OCSP responses over HTTP with libcurl's multi interface: many
+ * certificates at once, bounded parallelism, hard timeouts and a size cap.
+ * Runs only in the background (the watchdog), never in a handshake. */
+#ifndef OG_FETCH_H
+#define OG_FETCH_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "og_error.h"
+
+typedef struct og_fetch_t og_fetch_t;
+struct og_fetch_t {
+    /* what to fetch */
+    const char *url;                /* responder URL (http or https) */
+    const unsigned char *request;   /* DER OCSP request */
+    apr_size_t request_len;
+    const char *proxy;              /* forward proxy URL, NULL: direct */
+    void *baton;                    /* the caller's, untouched */
+    /* what happened */
+    og_error_e error;
+    const char *detail;             /* one sentence, for logs */
+    long http_status;
+    unsigned char *body;
+    apr_size_t body_len;
+    apr_interval_time_t elapsed;
+    int used_get;                   /* RFC 5019 GET (else POST) */
+    /* private to og_fetch.c */
+    apr_pool_t *pool;
+    apr_size_t body_cap;
+    apr_size_t max_size;
+    int overflow;
+    void *curl;
+    void *headers;
+    char errbuf[256];
+};
+
+typedef struct {
+    apr_interval_time_t connect_timeout;
+    apr_interval_time_t timeout;    /* whole transfer */
+    apr_size_t max_size;            /* response body cap in bytes */
+    int max_parallel;               /* transfers at once */
+    const char *user_agent;
+} og_fetch_opts_t;
+
+/* Called as each transfer ends. May return a follow-up fetch (the next URL
+ * of a failover chain), made with og_fetch_make, to run in the same batch. */
+typedef og_fetch_t *og_fetch_done_fn(og_fetch_t *done, void *ctx);
+
+/* Once per process before any thread uses libcurl. */
+apr_status_t og_fetch_global_init(void);
+
+og_fetch_t *og_fetch_make(apr_pool_t *p, const char *url,
+                          const unsigned char *request, apr_size_t len,
+                          const char *proxy, void *baton);
+
+/* Run all `fetches` (og_fetch_t *) and the follow-ups `done` returns, at
+ * most opts->max_parallel at once; returns when every one has ended. */
+apr_status_t og_fetch_run(apr_array_header_t *fetches,
+                          const og_fetch_opts_t *opts,
+                          og_fetch_done_fn *done, void *ctx, apr_pool_t *p);
+
+/* The RFC 5019 GET URL for `request` under `base`, or NULL when the encoded
+ * request is over 255 bytes (then POST is used). */
+const char *og_fetch_get_url(apr_pool_t *p, const char *base,
+                             const unsigned char *request, apr_size_t len);
+
+#endif

@@ -1,0 +1,47 @@
+/* The cache record: what the module stores per certificate in the shared
+ * cache (and, later, on disk). A fixed header in network byte order, then the
+ * response DER exactly as the responder sent it. */
+#ifndef OG_RECORD_H
+#define OG_RECORD_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+
+#include "og_cert.h"
+#include "og_validate.h"
+
+#define OG_RECORD_MAGIC   "OGR1"
+#define OG_RECORD_HDR_LEN 60
+
+typedef enum {
+    OG_SOURCE_DIRECT = 0,   /* the certificate's own AIA responder */
+    OG_SOURCE_MIRROR = 1,   /* a configured mirror URL */
+    OG_SOURCE_PROXY = 2,    /* through the forward proxy */
+    OG_SOURCE_STATEDIR = 3  /* read back from disk */
+} og_source_e;
+
+typedef struct {
+    unsigned char cert_sha1[OG_CERT_SHA1_LEN]; /* which certificate */
+    og_cert_status_e cert_status;
+    og_source_e source;
+    apr_time_t this_update;
+    apr_time_t next_update;
+    apr_time_t fetched_at;
+    const unsigned char *der;   /* decode: points into the buffer */
+    apr_size_t der_len;
+} og_record_t;
+
+apr_size_t og_record_size(const og_record_t *r);
+
+/* Encode into buf (at least og_record_size(r) bytes). */
+apr_status_t og_record_encode(const og_record_t *r, unsigned char *buf,
+                              apr_size_t buflen, apr_size_t *written);
+
+/* Decode; r->der points into buf. APR_EINVAL for anything malformed,
+ * truncated or of another version. */
+apr_status_t og_record_decode(og_record_t *r, const unsigned char *buf,
+                              apr_size_t len);
+
+const char *og_source_name(og_source_e s);
+
+#endif

@@ -1,0 +1,44 @@
+#include "og_sched.h"
+
+#define OG_SCHED_FLOOR apr_time_from_sec(1)
+
+apr_time_t og_sched_refresh_at(const og_sched_policy_t *pol,
+                               apr_time_t this_update, apr_time_t next_update,
+                               apr_time_t now, double jitter)
+{
+    apr_interval_time_t validity = next_update - this_update;
+    apr_interval_time_t window;
+    apr_time_t at;
+
+    if (validity <= 0)
+        return now;
+    window = validity / 100 * pol->refresh_percent;
+    if (jitter < 0.0)
+        jitter = 0.0;
+    if (jitter >= 1.0)
+        jitter = 0.999;
+    at = next_update - window - (apr_interval_time_t)((double)window / 10.0 * jitter);
+    return at < now ? now : at;
+}
+
+apr_interval_time_t og_sched_retry_delay(const og_sched_policy_t *pol,
+                                         int failures, apr_time_t now,
+                                         apr_time_t next_update,
+                                         double jitter)
+{
+    apr_interval_time_t delay = pol->retry_min;
+    int i;
+
+    for (i = 1; i < failures && delay < pol->retry_max; i++)
+        delay *= 2;
+    if (delay > pol->retry_max)
+        delay = pol->retry_max;
+    if (next_update > now && delay > (next_update - now) / 4)
+        delay = (next_update - now) / 4;
+    if (jitter < 0.0)
+        jitter = 0.0;
+    if (jitter >= 1.0)
+        jitter = 0.999;
+    delay = (apr_interval_time_t)((double)delay * (0.9 + 0.2 * jitter));
+    return delay < OG_SCHED_FLOOR ? OG_SCHED_FLOOR : delay;
+}

@@ -1,0 +1,42 @@
+/* Decides whether an OCSP response may be stapled for a certificate. Nothing
+ * reaches a handshake without passing here: no staple beats a bad staple. */
+#ifndef OG_VALIDATE_H
+#define OG_VALIDATE_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+
+#include "og_cert.h"
+#include "og_error.h"
+
+typedef enum {
+    OG_CERT_GOOD = 0,
+    OG_CERT_REVOKED = 1,
+    OG_CERT_UNKNOWN = 2
+} og_cert_status_e;
+
+typedef struct {
+    og_error_e error;           /* OG_OK when the response may be stapled */
+    const char *detail;         /* why not, in one sentence */
+    int ocsp_status;            /* responseStatus (0 successful, 3 tryLater..) */
+    og_cert_status_e cert_status;
+    int revocation_reason;      /* -1 when none given */
+    apr_time_t this_update;
+    apr_time_t next_update;
+    apr_time_t revoked_at;      /* 0 unless revoked */
+} og_validation_t;
+
+/* Validate DER `der` for `cert` at time `now`, allowing `skew` of clock
+ * difference on thisUpdate/nextUpdate. Checks: parses, responseStatus
+ * successful, basic response signed by the issuer or by a responder it
+ * delegated (id-kp-OCSPSigning), our CertID present, nextUpdate present,
+ * thisUpdate no later than now + skew, nextUpdate after now. Fills *out and returns
+ * out->error. */
+og_error_e og_validate_response(const og_cert_t *cert,
+                                const unsigned char *der, apr_size_t len,
+                                apr_time_t now, apr_interval_time_t skew,
+                                og_validation_t *out, apr_pool_t *p);
+
+const char *og_cert_status_name(og_cert_status_e s);
+
+#endif
