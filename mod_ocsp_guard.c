@@ -42,6 +42,7 @@ module AP_MODULE_DECLARE_DATA ocsp_guard_module;
 #define OG_CACHE_FILE     "ocsp_guard_cache"
 #define OG_CLOCK_SKEW     apr_time_from_sec(300)
 #define OG_MAX_ID_LEN     64
+#define OG_CACHE_MIN_SIZE ((apr_size_t)512 * 1024)
 
 /* One word per certificate in shared memory: bumped by the fetcher after it
  * stores a new response, read without a lock by every handshake. */
@@ -296,7 +297,7 @@ static const char *og_set_max_response(cmd_parms *cmd, void *dc,
         v *= 1024;
         end++;
     }
-    if (!end || end == arg || *end || v < 1024 || v > 1024 * 1024)
+    if (!end || end == arg || *end || v < 1024 || v > APR_INT64_C(1048576))
         return apr_psprintf(cmd->pool, "OCSPGuardMaxResponseSize takes the"
             " largest OCSP response accepted, in bytes from 1024 to 1048576"
             " (or with K: 16K): e.g. 'OCSPGuardMaxResponseSize 16384'"
@@ -821,8 +822,8 @@ static int og_setup_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         apr_size_t size = (apr_size_t)og->owned * og->record_max * 2;
         const char *args;
 
-        if (size < 512 * 1024)
-            size = 512 * 1024;
+        if (size < OG_CACHE_MIN_SIZE)
+            size = OG_CACHE_MIN_SIZE;
         og->cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
             "shmcb", AP_SOCACHE_PROVIDER_VERSION);
         if (!og->cache_provider) {

@@ -44,12 +44,11 @@ const char *og_error_ah(og_error_e e)
         return "AH01980";   /* bad response from OCSP server */
     case OG_ERR_MALFORMED:
     case OG_ERR_TOO_LARGE:
-        return "AH01941";   /* responder error */
     case OG_ERR_OCSP_STATUS:
     case OG_ERR_WRONG_CERT:
     case OG_ERR_EXPIRED:
     case OG_ERR_VERIFY_FAILED:
-        return "AH01941";
+        return "AH01941";   /* stapling_renew_response: responder error */
     default:
         return NULL;
     }

@@ -54,7 +54,10 @@ apr_status_t og_record_encode(const og_record_t *r, unsigned char *buf,
         || buflen < need)
         return APR_EINVAL;
     memset(buf, 0, OG_RECORD_HDR_LEN);
-    memcpy(buf, OG_RECORD_MAGIC, 4);
+    buf[0] = 'O';
+    buf[1] = 'G';
+    buf[2] = 'R';
+    buf[3] = '1';
     buf[4] = OG_RECORD_VERSION;
     buf[5] = (unsigned char)r->cert_status;
     buf[6] = (unsigned char)r->source;
@@ -74,7 +77,7 @@ apr_status_t og_record_decode(og_record_t *r, const unsigned char *buf,
 {
     apr_uint32_t der_len;
 
-    if (!buf || len < OG_RECORD_HDR_LEN || memcmp(buf, OG_RECORD_MAGIC, 4)
+    if (!buf || len < OG_RECORD_HDR_LEN || memcmp(buf, OG_RECORD_MAGIC, 4) != 0
         || buf[4] != OG_RECORD_VERSION || buf[5] > OG_CERT_UNKNOWN
         || buf[6] > OG_SOURCE_STATEDIR)
         return APR_EINVAL;
