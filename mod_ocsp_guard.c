@@ -25,6 +25,10 @@
 #include <util_mutex.h>
 #include <mpm_common.h>
 #include <mod_watchdog.h>
+#include <unixd.h>
+
+#include <errno.h>
+#include <unistd.h>
 
 #include "mod_ocsp_guard.h"
 #include "src/og_cert.h"
@@ -32,6 +36,7 @@
 #include "src/og_fetch.h"
 #include "src/og_record.h"
 #include "src/og_sched.h"
+#include "src/og_store.h"
 #include "src/og_validate.h"
 
 module AP_MODULE_DECLARE_DATA ocsp_guard_module;
@@ -96,6 +101,7 @@ typedef struct {
     og_fetch_opts_t fetch_opts;
     apr_size_t record_max;
     const char *cache_desc;
+    const char *state_dir;          /* persisted responses, NULL: none */
 } og_state_t;
 
 static og_state_t *og;
@@ -306,6 +312,27 @@ static const char *og_set_max_response(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
+static const char *og_set_state_dir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    const char *err;
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    if (!strcasecmp(arg, "none")) {
+        sc->state_dir = "none";
+        return NULL;
+    }
+    sc->state_dir = ap_server_root_relative(cmd->pool, arg);
+    if (!sc->state_dir || !*arg)
+        return apr_psprintf(cmd->pool, "OCSPGuardStateDir takes a directory"
+            " (absolute, or relative to ServerRoot) where responses are kept"
+            " across restarts, or 'none': e.g. 'OCSPGuardStateDir"
+            " /var/lib/apache2/ocsp-guard' ('%s' is not)", arg);
+    return NULL;
+}
+
 static const command_rec og_cmds[] = {
     AP_INIT_FLAG("OCSPGuard", og_set_enabled, NULL, RSRC_CONF,
         "On (default) to have mod_ocsp_guard staple OCSP responses for this"
@@ -321,6 +348,8 @@ static const command_rec og_cmds[] = {
         "first and longest delay between attempts after a failure"),
     AP_INIT_TAKE1("OCSPGuardMaxResponseSize", og_set_max_response, NULL,
         RSRC_CONF, "largest OCSP response accepted, in bytes"),
+    AP_INIT_TAKE1("OCSPGuardStateDir", og_set_state_dir, NULL, RSRC_CONF,
+        "directory keeping responses across restarts, or none"),
     {NULL}
 };
 
@@ -428,21 +457,20 @@ static apr_status_t og_cache_get(const og_entry_t *e, unsigned char *buf,
     return rv;
 }
 
-static apr_status_t og_cache_put(og_entry_t *e, const og_record_t *rec,
+/* Store an encoded record and tell every child a new response is there. */
+static apr_status_t og_cache_put(og_entry_t *e, const unsigned char *buf,
+                                 apr_size_t size, apr_time_t expiry,
                                  apr_pool_t *p)
 {
-    apr_size_t size = og_record_size(rec);
-    unsigned char *buf = apr_palloc(p, size);
     apr_status_t rv;
 
-    if ((rv = og_record_encode(rec, buf, size, NULL)) != APR_SUCCESS)
-        return rv;
     if ((rv = og_cache_lock()) != APR_SUCCESS)
         return rv;
     rv = og->cache_provider->store(og->cache, og->s,
                                    (const unsigned char *)e->id,
-                                   (unsigned int)e->id_len, rec->next_update,
-                                   buf, (unsigned int)size, p);
+                                   (unsigned int)e->id_len, expiry,
+                                   (unsigned char *)buf, (unsigned int)size,
+                                   p);
     og_cache_unlock();
     if (rv == APR_SUCCESS)
         apr_atomic_inc32(&og->slots[e->index].generation);
@@ -557,6 +585,8 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
 {
     og_record_t rec;
     apr_time_t now = apr_time_now();
+    unsigned char *buf;
+    apr_size_t size;
     apr_status_t rv;
 
     memset(&rec, 0, sizeof(rec));
@@ -568,7 +598,11 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
     rec.fetched_at = now;
     rec.der = f->body;
     rec.der_len = f->body_len;
-    rv = og_cache_put(e, &rec, p);
+    size = og_record_size(&rec);
+    buf = apr_palloc(p, size);
+    rv = og_record_encode(&rec, buf, size, NULL);
+    if (rv == APR_SUCCESS)
+        rv = og_cache_put(e, buf, size, rec.next_update, p);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, og->s, OGLOGNO(00301)
                      "%s: valid response from %s could not be stored in the"
@@ -576,6 +610,15 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
                      e->cert->subject, f->url, og->cache_desc);
         og_schedule_retry(e, now);
         return;
+    }
+    if (og->state_dir) {
+        rv = og_store_save(og->state_dir,
+                           og_store_name(p, e->cert->sha1_hex), buf, size, p);
+        if (rv != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, og->s, OGLOGNO(00302)
+                         "%s: cannot save the response in %s; a full"
+                         " restart will have to fetch it again",
+                         e->cert->subject, og->state_dir);
     }
     if (e->failures > 0 || e->last_error != OG_OK)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, og->s, OGLOGNO(00202)
@@ -868,6 +911,114 @@ static int og_setup_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     return OK;
 }
 
+/* Debian and RHEL keep server state under /var/lib; elsewhere ServerRoot. */
+static const char *og_default_state_dir(apr_pool_t *p)
+{
+    static const char *const bases[] = { "/var/lib/apache2", "/var/lib/httpd",
+                                         NULL };
+    apr_finfo_t fi;
+    int i;
+
+    for (i = 0; bases[i]; i++) {
+        if (apr_stat(&fi, bases[i], APR_FINFO_TYPE, p) == APR_SUCCESS
+            && fi.filetype == APR_DIR)
+            return apr_pstrcat(p, bases[i], "/ocsp-guard", NULL);
+    }
+    return ap_server_root_relative(p, "ocsp-guard");
+}
+
+/* Make the state directory, owned by the user the children run as (they
+ * write it). Without it the module still staples, from the network only. */
+static void og_setup_state_dir(server_rec *s, og_server_conf_t *sc,
+                               apr_pool_t *pconf)
+{
+    const char *dir = sc->state_dir ? sc->state_dir
+                                    : og_default_state_dir(pconf);
+    apr_status_t rv;
+
+    og->state_dir = NULL;
+    if (!strcmp(dir, "none"))
+        return;
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                                | APR_FPROT_GEXECUTE, pconf);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, OGLOGNO(00120)
+                     "cannot create the state directory %s: responses are"
+                     " not kept across restarts (set OCSPGuardStateDir to a"
+                     " writable directory, or 'none')", dir);
+        return;
+    }
+    if (geteuid() == 0 && chown(dir, ap_unixd_config.user_id, (gid_t)-1) != 0)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, OGLOGNO(00121)
+                     "cannot give the state directory %s to the server's"
+                     " user; saving responses may fail", dir);
+    og->state_dir = dir;
+}
+
+/* Staple from the first handshake after a restart: read back each saved
+ * response, check it again as if it had just been fetched (certificate,
+ * signature, validity), and put it in the cache. Anything else is ignored
+ * and said in the log; start-up never fails on a bad file. */
+static void og_load_persisted(server_rec *s, apr_pool_t *ptemp)
+{
+    apr_time_t now = apr_time_now();
+    int i, loaded = 0;
+
+    for (i = 0; og->state_dir && i < og->entries->nelts; i++) {
+        og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+        const char *name;
+        unsigned char *data = NULL, *buf;
+        apr_size_t len = 0;
+        og_record_t rec;
+        og_validation_t v;
+        apr_status_t rv;
+
+        if (!e->claimed)
+            continue;
+        name = og_store_name(ptemp, e->cert->sha1_hex);
+        rv = og_store_load(og->state_dir, name, og->record_max, &data, &len,
+                           ptemp);
+        if (APR_STATUS_IS_ENOENT(rv))
+            continue;
+        if (rv != APR_SUCCESS
+            || og_record_decode(&rec, data, len) != APR_SUCCESS
+            || memcmp(rec.cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, OGLOGNO(00122)
+                         "%s: ignoring %s/%s: not a readable response record"
+                         " for this certificate", e->cert->subject,
+                         og->state_dir, name);
+            continue;
+        }
+        if (og_validate_response(e->cert, rec.der, rec.der_len, now,
+                                 OG_CLOCK_SKEW, &v, ptemp) != OG_OK) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00123)
+                         "%s: saved response not used: %s", e->cert->subject,
+                         v.detail);
+            continue;
+        }
+        rec.source = OG_SOURCE_STATEDIR;
+        buf = apr_palloc(ptemp, og_record_size(&rec));
+        if (og_record_encode(&rec, buf, og_record_size(&rec), NULL)
+                != APR_SUCCESS
+            || og_cache_put(e, buf, og_record_size(&rec), rec.next_update,
+                            ptemp) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, OGLOGNO(00124)
+                         "%s: saved response could not be cached (%s)",
+                         e->cert->subject, og->cache_desc);
+            continue;
+        }
+        e->this_update = v.this_update;
+        e->next_update = v.next_update;
+        og_schedule_refresh(e, now);
+        loaded++;
+    }
+    if (og->state_dir)
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00125)
+                     "%d saved response(s) from %s stapled from the first"
+                     " handshake", loaded, og->state_dir);
+}
+
 static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
@@ -913,6 +1064,9 @@ static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     og->slots = apr_shm_baseaddr_get(og->shm);
     memset(og->slots, 0, sizeof(og_slot_t) * (apr_size_t)og->entries->nelts);
+
+    og_setup_state_dir(s, sc, pconf);
+    og_load_persisted(s, ptemp);
 
     if (og_fetch_global_init() != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00111)

@@ -34,6 +34,7 @@ typedef struct {
     apr_interval_time_t retry_min;
     apr_interval_time_t retry_max;
     apr_size_t max_response_size;
+    const char *state_dir;              /* NULL: default, "none": off */
 } og_server_conf_t;
 
 #define OG_DEFAULT_TIMEOUT          apr_time_from_sec(10)
