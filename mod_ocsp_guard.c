@@ -620,9 +620,9 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
                          " restart will have to fetch it again",
                          e->cert->subject, og->state_dir);
     }
-    if (e->failures > 0 || e->last_error != OG_OK)
+    if (e->failures > 0)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, og->s, OGLOGNO(00202)
-                     "%s: recovered after %d failed attempt(s): fresh"
+                     "%s: recovered after %d failed round(s): fresh"
                      " response from %s", e->cert->subject, e->failures,
                      f->url);
     e->this_update = v->this_update;

@@ -1,0 +1,182 @@
+package OCSPGuardTest;
+# Helpers shared by the suite: the test PKI, the real `openssl ocsp`
+# responder and the blackhole on fixed loopback ports (the suite runs in its
+# own network namespace), and an `openssl s_client -status` probe.
+use strict;
+use warnings FATAL => 'all';
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use IO::Socket::INET ();
+use POSIX qw(WNOHANG _exit);
+use Time::HiRes qw(time sleep);
+
+use Exporter 'import';
+our @EXPORT = qw(pki_dir t_dir start_responder stop_responder responder_running
+                 start_blackhole stop_blackhole s_client_status wait_for_staple
+                 error_log_lines vhost_port);
+
+our $RESPONDER_PORT = 18880;
+our $BLACKHOLE_PORT = 18881;
+
+sub t_dir   { abs_path(dirname(__FILE__) . '/..') }
+sub pki_dir { t_dir() . '/pki/out' }
+sub pid_file { t_dir() . "/logs/svc-$_[0].pid" }
+
+sub setup_pki {
+    my $dir = pki_dir();
+    return if -f "$dir/index.txt" && -f "$dir/offvh.chain.pem";
+    system('bash', t_dir() . '/pki/mkpki.sh', $dir) == 0
+        or die "mkpki.sh failed\n";
+}
+
+sub listening {
+    my $port = shift;
+    my $out = `ss -ltnH 'sport = :$port' 2>/dev/null`;
+    return $out =~ /LISTEN/;
+}
+
+sub wait_listening {
+    my ($port, $want, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+    while (time < $end) {
+        return 1 if !!listening($port) == !!$want;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# The real responder. Never probed by connecting: `openssl ocsp` spins
+# after a connection that closes without a request.
+sub start_responder {
+    my %o = (port => $RESPONDER_PORT, validity => '-ndays 1', @_);
+    stop_responder($o{port});
+    my $dir = pki_dir();
+    mkdir t_dir() . '/logs';
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        chdir $dir or die;
+        open STDOUT, '>>', t_dir() . "/logs/ocsp-$o{port}.log";
+        open STDERR, '>&', \*STDOUT;
+        no warnings 'exec';
+        exec 'openssl', 'ocsp', '-index', 'index.txt', '-port', $o{port},
+             '-rsigner', 'ocsp.crt', '-rkey', 'ocsp.key',
+             '-CA', 'intermediate.crt', split(' ', $o{validity});
+        _exit(127);
+    }
+    write_pid($o{port}, $pid);
+    wait_listening($o{port}, 1) or die "responder on $o{port} did not start\n";
+    return $pid;
+}
+
+sub write_pid {
+    my ($port, $pid) = @_;
+    open my $fh, '>', pid_file($port) or die "pid file: $!";
+    print $fh $pid;
+    close $fh;
+}
+
+sub stop_service {
+    my $port = shift;
+    my $file = pid_file($port);
+    return unless -f $file;
+    open my $fh, '<', $file or return;
+    my $pid = <$fh>;
+    close $fh;
+    unlink $file;
+    return unless $pid && $pid =~ /^(\d+)$/;
+    kill 'TERM', $1;
+    for (1 .. 50) {
+        last if !kill(0, $1) || waitpid($1, WNOHANG) == $1;
+        sleep 0.05;
+    }
+    kill 'KILL', $1 if kill 0, $1;
+    wait_listening($port, 0, 5);
+}
+
+sub stop_responder { stop_service($_[0] // $RESPONDER_PORT) }
+sub responder_running { listening($_[0] // $RESPONDER_PORT) }
+
+# Accepts connections and never answers: the responder that hangs.
+sub start_blackhole {
+    my $port = shift // $BLACKHOLE_PORT;
+    stop_service($port);
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+            LocalPort => $port, Listen => 64, ReuseAddr => 1)
+            or _exit(1);
+        my @held;
+        while (my $c = $srv->accept) { push @held, $c }
+        _exit(0);
+    }
+    write_pid($port, $pid);
+    wait_listening($port, 1) or die "blackhole on $port did not start\n";
+    return $pid;
+}
+
+sub stop_blackhole { stop_service($_[0] // $BLACKHOLE_PORT) }
+
+sub start_services {
+    start_responder();
+    start_blackhole();
+}
+
+sub stop_services {
+    stop_responder();
+    stop_blackhole();
+}
+
+# One TLS handshake with the status_request extension; what came stapled.
+sub s_client_status {
+    my %o = (timeout => 15, @_);
+    my $t0 = time;
+    my $cmd = "timeout $o{timeout} openssl s_client -connect 127.0.0.1:$o{port}"
+            . " -servername $o{servername} -status </dev/null 2>&1";
+    my $raw = `$cmd`;
+    my %r = (raw => $raw, elapsed_s => time - $t0);
+    $r{handshake_ok}    = $raw =~ /^(?:New|Reused), TLSv/m ? 1 : 0;
+    $r{stapled}         = ($raw =~ /OCSP response:\s*\n=+/ ) ? 1 : 0;
+    $r{stapled}         = 0 if $raw =~ /OCSP response: no response sent/;
+    ($r{response_status}) = $raw =~ /OCSP Response Status: (\w+)/;
+    ($r{cert_status})   = $raw =~ /Cert Status: (\w+)/;
+    ($r{this_update})   = $raw =~ /This Update: (.+)/;
+    ($r{next_update})   = $raw =~ /Next Update: (.+)/;
+    ($r{serial})        = $raw =~ /Serial Number: (\w+)/;
+    $r{$_} //= '' for qw(response_status cert_status this_update next_update serial);
+    return \%r;
+}
+
+# Poll until a staple comes; returns seconds waited, or undef on timeout.
+sub wait_for_staple {
+    my ($port, $servername, $timeout) = @_;
+    my $t0 = time;
+    while (time - $t0 < ($timeout // 15)) {
+        my $r = s_client_status(port => $port, servername => $servername,
+                                timeout => 5);
+        return time - $t0 if $r->{stapled};
+        sleep 0.1;
+    }
+    return undef;
+}
+
+sub error_log_lines {
+    my $re = shift;
+    open my $fh, '<', t_dir() . '/logs/error_log' or return ();
+    return grep { /$re/ } <$fh>;
+}
+
+sub vhost_port {
+    my $name = shift;
+    require Apache::Test;
+    my $cfg = Apache::Test::config();
+    return $cfg->{vhosts}{$name}{port};
+}
+
+# $? is the exit status in an END block: keep it, whatever ss and kill do.
+END {
+    local $?;
+    stop_services() if $ENV{OG_TEST_OWNER} && $ENV{OG_TEST_OWNER} == $$;
+}
+
+1;

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Throwaway PKI for the tests and the demo, made with the openssl command:
+#   root CA -> intermediate CA -> leaves, and a delegated OCSP signer
+#   (extendedKeyUsage OCSPSigning, id-pkix-ocsp-nocheck) issued by the
+#   intermediate. Leaves (EC P-256, SAN NAME.test):
+#     good     AIA OCSP http://127.0.0.1:18880/
+#     revoked  same responder, marked revoked in index.txt
+#     noaia    no AIA extension at all
+#     down     AIA http://127.0.0.1:18881/ (a blackhole: accepts, never answers)
+#     second   AIA http://127.0.0.1:18883/ (nothing listens) then :18880
+#     offvh    AIA :18880, for a vhost with OCSPGuard Off
+# For each leaf: NAME.key, NAME.crt, NAME.chain.pem (leaf + intermediate).
+# index.txt is the openssl ca database the responder answers from.
+# Usage: mkpki.sh OUTDIR
+set -euo pipefail
+out=${1:?usage: mkpki.sh OUTDIR}
+mkdir -p "$out"
+cd "$out"
+
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+
+cat > ext.cnf <<'CNF'
+[root]
+basicConstraints = critical, CA:true
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[inter]
+basicConstraints = critical, CA:true, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ocsp]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = OCSPSigning
+noCheck = ignored
+authorityKeyIdentifier = keyid
+CNF
+
+key root.key
+openssl req -x509 -new -key root.key -subj "/O=OCSP Guard Test/CN=Test Root CA" \
+    -days 3650 -sha256 -config /dev/null -extensions root -extfile ext.cnf \
+    -out root.crt 2>/dev/null || \
+openssl req -x509 -new -key root.key -subj "/O=OCSP Guard Test/CN=Test Root CA" \
+    -days 3650 -sha256 -addext "basicConstraints=critical,CA:true" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" -out root.crt
+
+key intermediate.key
+openssl req -new -key intermediate.key -subj "/O=OCSP Guard Test/CN=Test Intermediate CA" -out intermediate.csr
+openssl x509 -req -in intermediate.csr -CA root.crt -CAkey root.key -set_serial 0x1001 \
+    -days 3650 -sha256 -extfile ext.cnf -extensions inter -out intermediate.crt 2>/dev/null
+
+key ocsp.key
+openssl req -new -key ocsp.key -subj "/O=OCSP Guard Test/CN=Test OCSP Signer" -out ocsp.csr
+openssl x509 -req -in ocsp.csr -CA intermediate.crt -CAkey intermediate.key -set_serial 0x2001 \
+    -days 3650 -sha256 -extfile ext.cnf -extensions ocsp -out ocsp.crt 2>/dev/null
+
+leaf() {   # name serial aia...
+    local name=$1 serial=$2; shift 2
+    local aia=""
+    for url in "$@"; do aia="${aia:+$aia,}OCSP;URI:$url"; done
+    {
+        echo "[leaf]"
+        echo "basicConstraints = critical, CA:false"
+        echo "keyUsage = critical, digitalSignature"
+        echo "extendedKeyUsage = serverAuth"
+        echo "subjectAltName = DNS:$name.test"
+        echo "authorityKeyIdentifier = keyid"
+        [ -n "$aia" ] && echo "authorityInfoAccess = $aia"
+    } > "$name.cnf"
+    key "$name.key"
+    openssl req -new -key "$name.key" -subj "/O=OCSP Guard Test/CN=$name.test" -out "$name.csr"
+    openssl x509 -req -in "$name.csr" -CA intermediate.crt -CAkey intermediate.key \
+        -set_serial "$serial" -days 825 -sha256 -extfile "$name.cnf" -extensions leaf \
+        -out "$name.crt" 2>/dev/null
+    cat "$name.crt" intermediate.crt > "$name.chain.pem"
+}
+
+leaf good    0x3001 http://127.0.0.1:18880/
+leaf revoked 0x3002 http://127.0.0.1:18880/
+leaf noaia   0x3003
+leaf down    0x3004 http://127.0.0.1:18881/
+leaf second  0x3005 http://127.0.0.1:18883/ http://127.0.0.1:18880/
+leaf offvh   0x3006 http://127.0.0.1:18880/
+
+# openssl ca database: status, expiry, revocation time, serial, file, subject
+: > index.txt
+now=$(date -u +%y%m%d%H%M%SZ)
+for name in good revoked noaia down second offvh; do
+    serial=$(openssl x509 -in "$name.crt" -noout -serial | cut -d= -f2)
+    end=$(openssl x509 -in "$name.crt" -noout -enddate | cut -d= -f2)
+    end=$(date -u -d "$end" +%y%m%d%H%M%SZ)
+    if [ "$name" = revoked ]; then
+        printf 'R\t%s\t%s,keyCompromise\t%s\tunknown\t/O=OCSP Guard Test/CN=%s.test\n' \
+            "$end" "$now" "$serial" "$name" >> index.txt
+    else
+        printf 'V\t%s\t\t%s\tunknown\t/O=OCSP Guard Test/CN=%s.test\n' \
+            "$end" "$serial" "$name" >> index.txt
+    fi
+done
+echo 'unique_subject = no' > index.txt.attr
+rm -f ./*.csr
