@@ -1,0 +1,249 @@
+/* og_validate: what may be stapled, and every way a response is refused. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include "src/og_validate.h"
+#include "unit_pki.h"
+
+static apr_pool_t *pool;
+static upki_id_t ca, delegated, no_eku, stranger, leaf, other_leaf;
+static og_cert_t *cert;
+
+static int setup(void **state)
+{
+    const char *err = NULL;
+    char *pem;
+
+    (void)state;
+    apr_pool_create(&pool, NULL);
+    ca = upki_make("Unit CA", NULL, 1, 1, NULL, NULL, 0);
+    delegated = upki_make("Unit OCSP", &ca, 2, 0, "OCSPSigning", NULL, 0);
+    no_eku = upki_make("Unit not OCSP", &ca, 3, 0, "serverAuth", NULL, 0);
+    stranger = upki_make("Stranger CA", NULL, 4, 1, NULL, NULL, 0);
+    leaf = upki_make("leaf.test", &ca, 10, 0, "serverAuth",
+                     "OCSP;URI:http://127.0.0.1:1/", 0);
+    other_leaf = upki_make("other.test", &ca, 11, 0, "serverAuth",
+                           "OCSP;URI:http://127.0.0.1:1/", 0);
+    pem = upki_pem_pair(leaf.cert, ca.cert);
+    cert = og_cert_parse(pem, pool, &err);
+    free(pem);
+    return cert ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    apr_pool_destroy(pool);
+    upki_free(&ca);
+    upki_free(&delegated);
+    upki_free(&no_eku);
+    upki_free(&stranger);
+    upki_free(&leaf);
+    upki_free(&other_leaf);
+    return 0;
+}
+
+static upki_resp_t base(void)
+{
+    upki_resp_t o;
+    memset(&o, 0, sizeof(o));
+    o.response_status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
+    o.for_cert = leaf.cert;
+    o.for_issuer = ca.cert;
+    o.signer = &ca;
+    o.cert_status = V_OCSP_CERTSTATUS_GOOD;
+    o.this_offset = -60;
+    o.next_offset = 3600;
+    o.include_signer = 1;
+    return o;
+}
+
+static og_error_e check(const upki_resp_t *o, og_validation_t *v)
+{
+    size_t len = 0;
+    unsigned char *der = upki_response(o, &len);
+    og_error_e e;
+
+    assert_non_null(der);
+    e = og_validate_response(cert, der, len, apr_time_now(),
+                             apr_time_from_sec(300), v, pool);
+    OPENSSL_free(der);
+    return e;
+}
+
+static void good_signed_by_ca(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+    apr_time_t now = apr_time_now();
+
+    (void)state;
+    assert_int_equal(check(&o, &v), OG_OK);
+    assert_int_equal(v.cert_status, OG_CERT_GOOD);
+    assert_int_equal(v.ocsp_status, 0);
+    assert_true(v.this_update <= now);
+    assert_true(v.next_update > now + apr_time_from_sec(3500));
+    assert_true(v.next_update < now + apr_time_from_sec(3700));
+}
+
+static void good_signed_by_delegate(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+
+    (void)state;
+    o.signer = &delegated;
+    assert_int_equal(check(&o, &v), OG_OK);
+    assert_int_equal(v.cert_status, OG_CERT_GOOD);
+}
+
+static void revoked_is_valid_and_says_so(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+
+    (void)state;
+    o.cert_status = V_OCSP_CERTSTATUS_REVOKED;
+    assert_int_equal(check(&o, &v), OG_OK);
+    assert_int_equal(v.cert_status, OG_CERT_REVOKED);
+    assert_int_equal(v.revocation_reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+    assert_true(v.revoked_at > 0 && v.revoked_at < apr_time_now());
+}
+
+static void unknown_status(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+
+    (void)state;
+    o.cert_status = V_OCSP_CERTSTATUS_UNKNOWN;
+    assert_int_equal(check(&o, &v), OG_OK);
+    assert_int_equal(v.cert_status, OG_CERT_UNKNOWN);
+}
+
+static void garbage_is_malformed(void **state)
+{
+    og_validation_t v;
+    const unsigned char junk[] = "<html>503 Service Unavailable</html>";
+
+    (void)state;
+    assert_int_equal(og_validate_response(cert, junk, sizeof(junk) - 1,
+        apr_time_now(), 0, &v, pool), OG_ERR_MALFORMED);
+    assert_int_equal(og_validate_response(cert, junk, 0, apr_time_now(), 0,
+                                          &v, pool), OG_ERR_MALFORMED);
+}
+
+static void truncated_and_trailing_are_malformed(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+    size_t len = 0, cut;
+    unsigned char *der = upki_response(&o, &len);
+    unsigned char *longer = malloc(len + 1);
+
+    (void)state;
+    for (cut = 1; cut < len; cut += 7)
+        assert_int_not_equal(og_validate_response(cert, der, len - cut,
+            apr_time_now(), 0, &v, pool), OG_OK);
+    memcpy(longer, der, len);
+    longer[len] = 0;
+    assert_int_equal(og_validate_response(cert, longer, len + 1,
+        apr_time_now(), 0, &v, pool), OG_ERR_MALFORMED);
+    free(longer);
+    OPENSSL_free(der);
+}
+
+static void error_statuses_refused(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+
+    (void)state;
+    o.response_status = OCSP_RESPONSE_STATUS_TRYLATER;
+    assert_int_equal(check(&o, &v), OG_ERR_OCSP_STATUS);
+    assert_int_equal(v.ocsp_status, OCSP_RESPONSE_STATUS_TRYLATER);
+    o.response_status = OCSP_RESPONSE_STATUS_UNAUTHORIZED;
+    assert_int_equal(check(&o, &v), OG_ERR_OCSP_STATUS);
+    assert_int_equal(v.ocsp_status, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+    o.response_status = OCSP_RESPONSE_STATUS_INTERNALERROR;
+    assert_int_equal(check(&o, &v), OG_ERR_OCSP_STATUS);
+}
+
+static void unrelated_signer_refused(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+
+    (void)state;
+    o.signer = &stranger;
+    assert_int_equal(check(&o, &v), OG_ERR_VERIFY_FAILED);
+    o.include_signer = 0;
+    assert_int_equal(check(&o, &v), OG_ERR_VERIFY_FAILED);
+}
+
+static void delegate_without_ocsp_eku_refused(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+
+    (void)state;
+    o.signer = &no_eku;
+    assert_int_equal(check(&o, &v), OG_ERR_VERIFY_FAILED);
+}
+
+static void other_certificate_refused(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+
+    (void)state;
+    o.for_cert = other_leaf.cert;
+    assert_int_equal(check(&o, &v), OG_ERR_WRONG_CERT);
+}
+
+static void time_window(void **state)
+{
+    upki_resp_t o = base();
+    og_validation_t v;
+
+    (void)state;
+    o.this_offset = -7200;
+    o.next_offset = -60;            /* expired a minute ago */
+    assert_int_equal(check(&o, &v), OG_ERR_EXPIRED);
+    o.this_offset = 3600;           /* an hour ahead: beyond the skew */
+    o.next_offset = 7200;
+    assert_int_equal(check(&o, &v), OG_ERR_EXPIRED);
+    o.this_offset = 120;            /* two minutes ahead: within skew */
+    assert_int_equal(check(&o, &v), OG_OK);
+    o.this_offset = -60;
+    o.no_next_update = 1;           /* nobody could tell when it is stale */
+    assert_int_equal(check(&o, &v), OG_ERR_MALFORMED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(good_signed_by_ca),
+        cmocka_unit_test(good_signed_by_delegate),
+        cmocka_unit_test(revoked_is_valid_and_says_so),
+        cmocka_unit_test(unknown_status),
+        cmocka_unit_test(garbage_is_malformed),
+        cmocka_unit_test(truncated_and_trailing_are_malformed),
+        cmocka_unit_test(error_statuses_refused),
+        cmocka_unit_test(unrelated_signer_refused),
+        cmocka_unit_test(delegate_without_ocsp_eku_refused),
+        cmocka_unit_test(other_certificate_refused),
+        cmocka_unit_test(time_window),
+    };
+    int rc;
+
+    apr_initialize();
+    rc = cmocka_run_group_tests_name("og_validate", tests, setup, teardown);
+    apr_terminate();
+    return rc;
+}
