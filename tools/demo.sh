@@ -79,6 +79,7 @@ Listen 127.0.0.1:$port_https
 OCSPGuardRefreshWindow 95
 OCSPGuardRetry 2 4
 OCSPGuardTimeout 2
+OCSPGuardStateDir $work/state
 <VirtualHost 127.0.0.1:$port_https>
     ServerName good.test
     SSLEngine on
