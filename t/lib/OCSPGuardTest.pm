@@ -14,7 +14,7 @@ use Time::HiRes qw(time sleep);
 use Exporter 'import';
 our @EXPORT = qw(pki_dir t_dir start_responder stop_responder responder_running
                  start_blackhole stop_blackhole s_client_status wait_for_staple
-                 error_log_lines vhost_port);
+                 error_log_lines vhost_port start_own_httpd stop_own_httpd);
 
 our $RESPONDER_PORT = 18880;
 our $BLACKHOLE_PORT = 18881;
@@ -171,6 +171,65 @@ sub vhost_port {
     require Apache::Test;
     my $cfg = Apache::Test::config();
     return $cfg->{vhosts}{$name}{port};
+}
+
+# A second httpd beside Apache::Test's, for set-ups that must not touch the
+# main test server (another stapling provider, restarts). %o: name, port,
+# vhosts => [[servername, pki leaf], ...], extra => config lines.
+# Returns { dir, conf, error_log, port }.
+sub start_own_httpd {
+    my %o = @_;
+    require Apache::Test;
+    my $vars = Apache::Test::config()->{vars};
+    my $t = t_dir();
+    my $dir = "$t/own/$o{name}";
+    system('rm', '-rf', $dir);
+    system('mkdir', '-p', "$dir/logs", "$dir/run", "$dir/state");
+    my $pki = pki_dir();
+    my $conf = "$dir/httpd.conf";
+    open my $mt, '>', "$dir/mime.types" or die; close $mt;
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh <<"CONF";
+ServerRoot $dir
+ServerName localhost
+PidFile $dir/run/httpd.pid
+DefaultRuntimeDir $dir/run
+Mutex file:$dir/run
+ErrorLog $dir/logs/error_log
+LogLevel info ocsp_guard:debug
+Include $t/conf/inherit.conf
+TypesConfig $dir/mime.types
+LoadModule ocsp_guard_module $t/mod_ocsp_guard.so
+Listen 127.0.0.1:$o{port}
+OCSPGuardTimeout 2 1
+OCSPGuardRetry 1 4
+OCSPGuardStateDir $dir/state
+CONF
+    print $fh "$_\n" for @{ $o{extra} || [] };
+    for my $vh (@{ $o{vhosts} }) {
+        my ($name, $leaf) = @$vh;
+        print $fh <<"CONF";
+<VirtualHost 127.0.0.1:$o{port}>
+    ServerName $name
+    SSLEngine on
+    SSLCertificateFile $pki/$leaf.chain.pem
+    SSLCertificateKeyFile $pki/$leaf.key
+</VirtualHost>
+CONF
+    }
+    close $fh;
+    my $own = { dir => $dir, conf => $conf, port => $o{port},
+                httpd => $vars->{httpd}, error_log => "$dir/logs/error_log" };
+    system($own->{httpd}, '-f', $conf, '-k', 'start') == 0
+        or die "own httpd $o{name} did not start\n";
+    wait_listening($o{port}, 1, 10) or die "own httpd $o{name} not listening\n";
+    return $own;
+}
+
+sub stop_own_httpd {
+    my $own = shift;
+    system($own->{httpd}, '-f', $own->{conf}, '-k', 'stop');
+    wait_listening($own->{port}, 0, 10);
 }
 
 # $? is the exit status in an END block: keep it, whatever ss and kill do.
