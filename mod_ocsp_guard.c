@@ -9,6 +9,7 @@
 #include <apr_hash.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
+#include <apr_uri.h>
 #include <apr_global_mutex.h>
 #include <apr_thread_rwlock.h>
 #include <apr_optional.h>
@@ -65,6 +66,13 @@ typedef struct {
     apr_time_t next_update;
 } og_local_t;
 
+/* One way to ask for a response: a URL, directly or through a proxy. */
+typedef struct {
+    const char *url;
+    const char *proxy;              /* NULL: direct */
+    og_source_e source;
+} og_attempt_t;
+
 /* A certificate mod_ssl primed, with the fetcher's view of it. */
 typedef struct {
     int index;
@@ -75,6 +83,7 @@ typedef struct {
     apr_array_header_t *vhosts;     /* const char *, "name:port" */
     int enabled_vhosts;             /* vhosts with OCSPGuard On */
     int claimed;                    /* we returned OK from the prime hook */
+    apr_array_header_t *chain;      /* og_attempt_t, in the order tried */
     /* state below is touched only by the watchdog thread */
     apr_time_t next_attempt;
     int failures;
@@ -133,6 +142,11 @@ static void *og_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     og_server_conf_t *sc = apr_pmemdup(p, base, sizeof(*sc));
 
     sc->enabled = add->enabled != -1 ? add->enabled : base->enabled;
+    sc->mirrors = add->mirrors ? add->mirrors : base->mirrors;
+    sc->mirrors_first = add->mirrors ? add->mirrors_first
+                                     : base->mirrors_first;
+    sc->proxy = add->proxy ? add->proxy : base->proxy;
+    sc->proxy_mode = add->proxy ? add->proxy_mode : base->proxy_mode;
     return sc;
 }
 
@@ -312,6 +326,66 @@ static const char *og_set_max_response(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
+/* http or https with a host: the only URLs the fetcher will use. */
+static int og_url_ok(apr_pool_t *p, const char *url)
+{
+    apr_uri_t uri;
+
+    return apr_uri_parse(p, url, &uri) == APR_SUCCESS && uri.scheme
+           && (!strcasecmp(uri.scheme, "http")
+               || !strcasecmp(uri.scheme, "https"))
+           && uri.hostname && *uri.hostname;
+}
+
+static const char *og_add_mirror(cmd_parms *cmd, void *dc, const char *arg)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+
+    (void)dc;
+    if (!strcasecmp(arg, "first")) {
+        if (sc->mirrors && sc->mirrors->nelts)
+            return "OCSPGuardMirror: 'first' must come before the URLs, e.g."
+                   " 'OCSPGuardMirror first http://ocsp-mirror.example/'";
+        sc->mirrors_first = 1;
+        if (!sc->mirrors)
+            sc->mirrors = apr_array_make(cmd->pool, 2, sizeof(const char *));
+        return NULL;
+    }
+    if (!og_url_ok(cmd->temp_pool, arg))
+        return apr_psprintf(cmd->pool, "OCSPGuardMirror takes http:// or"
+            " https:// URLs of OCSP responders that answer for this server's"
+            " certificates, optionally preceded by 'first' to try them before"
+            " the certificate's own: e.g. 'OCSPGuardMirror"
+            " http://ocsp-mirror.example.net/' ('%s' is not)", arg);
+    if (!sc->mirrors)
+        sc->mirrors = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(sc->mirrors, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *og_set_proxy(cmd_parms *cmd, void *dc, const char *url,
+                                const char *mode)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+
+    (void)dc;
+    if (!og_url_ok(cmd->temp_pool, url))
+        return apr_psprintf(cmd->pool, "OCSPGuardProxy takes the http:// URL"
+            " of a forward proxy, optionally followed by 'fallback' (default:"
+            " direct first, then through the proxy) or 'always' (only"
+            " through it): e.g. 'OCSPGuardProxy http://proxy.example:3128"
+            " always' ('%s' is not a URL)", url);
+    if (!mode || !strcasecmp(mode, "fallback"))
+        sc->proxy_mode = OG_PROXY_FALLBACK;
+    else if (!strcasecmp(mode, "always"))
+        sc->proxy_mode = OG_PROXY_ALWAYS;
+    else
+        return apr_psprintf(cmd->pool, "OCSPGuardProxy: the mode after the"
+            " URL is 'fallback' or 'always' ('%s' is neither)", mode);
+    sc->proxy = apr_pstrdup(cmd->pool, url);
+    return NULL;
+}
+
 static const char *og_set_state_dir(cmd_parms *cmd, void *dc, const char *arg)
 {
     og_server_conf_t *sc = og_conf(cmd->server);
@@ -350,6 +424,11 @@ static const command_rec og_cmds[] = {
         RSRC_CONF, "largest OCSP response accepted, in bytes"),
     AP_INIT_TAKE1("OCSPGuardStateDir", og_set_state_dir, NULL, RSRC_CONF,
         "directory keeping responses across restarts, or none"),
+    AP_INIT_ITERATE("OCSPGuardMirror", og_add_mirror, NULL, RSRC_CONF,
+        "[first] URL... of OCSP responders to try when the certificate's"
+        " own fail"),
+    AP_INIT_TAKE12("OCSPGuardProxy", og_set_proxy, NULL, RSRC_CONF,
+        "URL of a forward proxy, then fallback (default) or always"),
     {NULL}
 };
 
@@ -401,18 +480,73 @@ static int og_prime_observe(server_rec *s, apr_pool_t *p, const char *id,
 
 /* Runs last: claims certificates no other provider (mod_md's MDStapling)
  * took, when this vhost has us on and the certificate has a responder. */
+static void og_chain_add(og_entry_t *e, const char *url, const char *proxy,
+                         og_source_e source)
+{
+    og_attempt_t *a;
+    int i;
+
+    for (i = 0; i < e->chain->nelts; i++) {
+        a = &APR_ARRAY_IDX(e->chain, i, og_attempt_t);
+        if (!strcmp(a->url, url) && (a->proxy == proxy
+                || (a->proxy && proxy && !strcmp(a->proxy, proxy))))
+            return;
+    }
+    a = apr_array_push(e->chain);
+    a->url = url;
+    a->proxy = proxy;
+    a->source = source;
+}
+
+static void og_chain_add_direct(og_entry_t *e, const og_server_conf_t *sc,
+                                const char *proxy, int mirrors)
+{
+    apr_array_header_t *urls = mirrors ? sc->mirrors : e->cert->ocsp_urls;
+    int i;
+
+    for (i = 0; urls && i < urls->nelts; i++)
+        og_chain_add(e, APR_ARRAY_IDX(urls, i, const char *), proxy,
+                     proxy ? OG_SOURCE_PROXY
+                           : mirrors ? OG_SOURCE_MIRROR : OG_SOURCE_DIRECT);
+}
+
+/* The failover chain of one vhost's view of a certificate: its AIA URLs
+ * and the mirrors (mirrors first if so configured), directly, then the
+ * same list through the forward proxy. Vhosts sharing a certificate add
+ * their own ways after the first vhost's. */
+static void og_build_chain(og_entry_t *e, const og_server_conf_t *sc)
+{
+    int pass;
+
+    if (!e->chain)
+        e->chain = apr_array_make(og->pool, 4, sizeof(og_attempt_t));
+    for (pass = 0; pass < 2; pass++) {
+        const char *proxy = pass ? sc->proxy : NULL;
+        if (pass == 0 && sc->proxy && sc->proxy_mode == OG_PROXY_ALWAYS)
+            continue;
+        if (pass == 1 && !sc->proxy)
+            break;
+        og_chain_add_direct(e, sc, proxy, sc->mirrors_first);
+        og_chain_add_direct(e, sc, proxy, !sc->mirrors_first);
+    }
+}
+
 static int og_prime_claim(server_rec *s, apr_pool_t *p, const char *id,
                           apr_size_t id_len, const char *pem)
 {
+    og_server_conf_t *sc;
     og_entry_t *e;
 
     (void)p;
     (void)pem;
     if (!og || !og_enabled(s))
         return DECLINED;
+    sc = og_conf(s);
     e = apr_hash_get(og->by_id, id, (apr_ssize_t)id_len);
-    if (!e || !e->cert || e->cert->ocsp_urls->nelts == 0)
+    if (!e || !e->cert || (e->cert->ocsp_urls->nelts == 0
+                           && (!sc->mirrors || sc->mirrors->nelts == 0)))
         return DECLINED;
+    og_build_chain(e, sc);
     if (!e->claimed) {
         e->claimed = 1;
         og->owned++;
@@ -546,9 +680,25 @@ static int og_get_resp(server_rec *s, conn_rec *c, const char *id,
 
 typedef struct {
     og_entry_t *entry;
-    int url_index;
+    int attempt;                    /* index in entry->chain */
     apr_pool_t *pool;
 } og_job_t;
+
+static og_fetch_t *og_job_fetch(og_job_t *job)
+{
+    og_entry_t *e = job->entry;
+    const og_attempt_t *a = &APR_ARRAY_IDX(e->chain, job->attempt,
+                                           og_attempt_t);
+
+    return og_fetch_make(job->pool, a->url, e->cert->request_der,
+                         e->cert->request_len, a->proxy, job);
+}
+
+static const char *og_attempt_desc(apr_pool_t *p, const og_attempt_t *a)
+{
+    return a->proxy ? apr_pstrcat(p, a->url, " via proxy ", a->proxy, NULL)
+                    : a->url;
+}
 
 static double og_jitter(void)
 {
@@ -581,7 +731,8 @@ static void og_schedule_retry(og_entry_t *e, apr_time_t now)
 
 /* Accept a validated response: cache it, then plan the next refresh. */
 static void og_accept(og_entry_t *e, const og_validation_t *v,
-                      const og_fetch_t *f, apr_pool_t *p)
+                      const og_fetch_t *f, const og_attempt_t *a,
+                      apr_pool_t *p)
 {
     og_record_t rec;
     apr_time_t now = apr_time_now();
@@ -592,7 +743,7 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
     memset(&rec, 0, sizeof(rec));
     memcpy(rec.cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN);
     rec.cert_status = v->cert_status;
-    rec.source = OG_SOURCE_DIRECT;
+    rec.source = a->source;
     rec.this_update = v->this_update;
     rec.next_update = v->next_update;
     rec.fetched_at = now;
@@ -634,11 +785,12 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
     ap_log_error(APLOG_MARK,
                  v->cert_status == OG_CERT_REVOKED ? APLOG_CRIT : APLOG_INFO,
                  0, og->s, OGLOGNO(00201)
-                 "%s (serial %s): OCSP status %s from %s (%s, %" APR_SIZE_T_FMT
-                 " bytes, %" APR_TIME_T_FMT " ms), valid until %s, next"
-                 " refresh in %" APR_TIME_T_FMT " s",
+                 "%s (serial %s): OCSP status %s from %s (%s, %s, %"
+                 APR_SIZE_T_FMT " bytes, %" APR_TIME_T_FMT " ms), valid until"
+                 " %s, next refresh in %" APR_TIME_T_FMT " s",
                  e->cert->subject, e->cert->serial_hex,
-                 og_cert_status_name(v->cert_status), f->url,
+                 og_cert_status_name(v->cert_status), og_attempt_desc(p, a),
+                 og_source_name(a->source),
                  f->used_get ? "GET" : "POST", f->body_len,
                  apr_time_as_msec(f->elapsed), og_fmt_time(p, v->next_update),
                  apr_time_sec(e->next_attempt - now));
@@ -652,7 +804,8 @@ static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
     const char *detail = f->detail;
     og_validation_t v;
     apr_time_t now = apr_time_now();
-    apr_array_header_t *urls = e->cert->ocsp_urls;
+    const og_attempt_t *a = &APR_ARRAY_IDX(e->chain, job->attempt,
+                                           og_attempt_t);
 
     (void)ctx;
     if (err == OG_OK) {
@@ -660,22 +813,20 @@ static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
                                    OG_CLOCK_SKEW, &v, job->pool);
         detail = v.detail;
         if (err == OG_OK) {
-            og_accept(e, &v, f, job->pool);
+            og_accept(e, &v, f, a, job->pool);
             return NULL;
         }
     }
     e->last_error = err;
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, og->s, OGLOGNO(00203)
-                 "%s: fetch from %s failed [%s, as mod_ssl's %s]: %s%s",
-                 e->cert->subject, f->url, og_error_name(err),
+                 "%s: fetch from %s (%s) failed [%s, as mod_ssl's %s]: %s%s",
+                 e->cert->subject, og_attempt_desc(job->pool, a),
+                 og_source_name(a->source), og_error_name(err),
                  og_error_ah(err) ? og_error_ah(err) : "-", detail,
                  e->next_update > now ? "; the last good response stays"
                  " stapled" : "");
-    if (++job->url_index < urls->nelts) {
-        const char *url = APR_ARRAY_IDX(urls, job->url_index, const char *);
-        return og_fetch_make(job->pool, url, e->cert->request_der,
-                             e->cert->request_len, NULL, job);
-    }
+    if (++job->attempt < e->chain->nelts)
+        return og_job_fetch(job);
     og_schedule_retry(e, now);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, og->s, OGLOGNO(00204)
                  "%s: every responder failed (%d in a row); next attempt in"
@@ -736,9 +887,7 @@ static void og_run_round(apr_pool_t *p)
         job = apr_pcalloc(p, sizeof(*job));
         job->entry = e;
         job->pool = p;
-        APR_ARRAY_PUSH(batch, og_fetch_t *) = og_fetch_make(p,
-            APR_ARRAY_IDX(e->cert->ocsp_urls, 0, const char *),
-            e->cert->request_der, e->cert->request_len, NULL, job);
+        APR_ARRAY_PUSH(batch, og_fetch_t *) = og_job_fetch(job);
     }
     if (batch->nelts > 0)
         og_fetch_run(batch, &og->fetch_opts, og_fetch_done, NULL, p);
@@ -790,6 +939,18 @@ static const char *og_vhost_list(apr_pool_t *p, const og_entry_t *e)
     return apr_array_pstrcat(p, e->vhosts, ',');
 }
 
+static const char *og_chain_desc(apr_pool_t *p, const og_entry_t *e)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; i < e->chain->nelts; i++)
+        out = apr_pstrcat(p, out, i ? ", then " : "",
+            og_attempt_desc(p, &APR_ARRAY_IDX(e->chain, i, og_attempt_t)),
+            NULL);
+    return out;
+}
+
 /* One line per certificate saying who staples it and why. */
 static void og_report_registry(server_rec *s, apr_pool_t *p)
 {
@@ -807,11 +968,11 @@ static void og_report_registry(server_rec *s, apr_pool_t *p)
         else if (e->claimed) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00102)
                          "%s (serial %s, id %s%s) for %s: stapled by"
-                         " mod_ocsp_guard, responder %s",
+                         " mod_ocsp_guard, trying %s",
                          e->cert->subject, e->cert->serial_hex,
                          e->cert->sha1_hex,
                          e->cert->must_staple ? ", must-staple" : "", vh,
-                         apr_array_pstrcat(p, e->cert->ocsp_urls, ' '));
+                         og_chain_desc(p, e));
         }
         else if (e->cert->ocsp_urls->nelts == 0) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00103)

@@ -22,8 +22,18 @@
 
 /* Per-server configuration. Global-only settings live in the main server's
  * record; vhosts only carry `enabled`. */
+typedef enum {
+    OG_PROXY_UNSET = 0,
+    OG_PROXY_FALLBACK,                  /* direct first, then the proxy */
+    OG_PROXY_ALWAYS                     /* egress only through the proxy */
+} og_proxy_mode_e;
+
 typedef struct {
     int enabled;                        /* OCSPGuard; -1 unset (On) */
+    apr_array_header_t *mirrors;        /* const char *, OCSPGuardMirror */
+    int mirrors_first;                  /* try mirrors before the AIA URLs */
+    const char *proxy;                  /* OCSPGuardProxy URL */
+    og_proxy_mode_e proxy_mode;
     /* main server only */
     const char *cache_name;             /* socache provider name */
     const char *cache_args;

@@ -14,10 +14,14 @@ use Time::HiRes qw(time sleep);
 use Exporter 'import';
 our @EXPORT = qw(pki_dir t_dir start_responder stop_responder responder_running
                  start_blackhole stop_blackhole s_client_status wait_for_staple
-                 error_log_lines vhost_port start_own_httpd stop_own_httpd);
+                 error_log_lines vhost_port start_own_httpd stop_own_httpd
+                 start_fault stop_fault set_fault_mode file_lines
+                 $RESPONDER_PORT $SHORT_PORT $FAULT_PORT);
 
 our $RESPONDER_PORT = 18880;
 our $BLACKHOLE_PORT = 18881;
+our $SHORT_PORT     = 18884;    # responses valid one minute
+our $FAULT_PORT     = 18890;    # t/bin/fault_responder.pl
 
 sub t_dir   { abs_path(dirname(__FILE__) . '/..') }
 sub pki_dir { t_dir() . '/pki/out' }
@@ -103,6 +107,8 @@ sub start_blackhole {
     stop_service($port);
     my $pid = fork // die "fork: $!";
     if (!$pid) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
         my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
             LocalPort => $port, Listen => 64, ReuseAddr => 1)
             or _exit(1);
@@ -117,14 +123,58 @@ sub start_blackhole {
 
 sub stop_blackhole { stop_service($_[0] // $BLACKHOLE_PORT) }
 
+# The fault responder: relays to the short-validity responder until told
+# otherwise with set_fault_mode().
+sub fault_mode_file { t_dir() . '/logs/fault-mode' }
+
+sub set_fault_mode {
+    my $mode = shift;
+    open my $fh, '>', fault_mode_file() . '.tmp' or die;
+    print $fh "$mode\n";
+    close $fh;
+    rename fault_mode_file() . '.tmp', fault_mode_file() or die;
+}
+
+sub start_fault {
+    my %o = (port => $FAULT_PORT, upstream => $SHORT_PORT, @_);
+    stop_service($o{port});
+    set_fault_mode($o{mode}) if $o{mode};
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        # never hold the test harness's pipe open (its children sleep)
+        open STDOUT, '>>', t_dir() . '/logs/fault_responder.log';
+        open STDERR, '>&', \*STDOUT;
+        no warnings 'exec';
+        exec 'perl', t_dir() . '/bin/fault_responder.pl', '--port', $o{port},
+             '--mode-file', fault_mode_file(), '--upstream', $o{upstream},
+             '--dir', pki_dir();
+        _exit(127);
+    }
+    write_pid($o{port}, $pid);
+    wait_listening($o{port}, 1) or die "fault responder did not start\n";
+    return $pid;
+}
+
+sub stop_fault { stop_service($_[0] // $FAULT_PORT) }
+
+sub file_lines {
+    my ($file, $re) = @_;
+    open my $fh, '<', $file or return ();
+    return grep { /$re/ } <$fh>;
+}
+
 sub start_services {
     start_responder();
     start_blackhole();
+    start_responder(port => $SHORT_PORT, validity => '-nmin 1');
+    start_fault(mode => 'relay');
 }
 
 sub stop_services {
     stop_responder();
     stop_blackhole();
+    stop_responder($SHORT_PORT);
+    stop_fault();
 }
 
 # One TLS handshake with the status_request extension; what came stapled.

@@ -9,6 +9,12 @@
 #     down     AIA http://127.0.0.1:18881/ (a blackhole: accepts, never answers)
 #     second   AIA http://127.0.0.1:18883/ (nothing listens) then :18880
 #     offvh    AIA :18880, for a vhost with OCSPGuard Off
+#     faulty   AIA http://127.0.0.1:18890/ (the fault responder)
+#     dnsfail  AIA http://ocsp.invalid/ (a name that never resolves)
+# Responses made ahead for the fault responder (DER, for faulty):
+#     wrong_cert.der  validly signed, but for the good leaf
+#     expired.der     validly signed, nextUpdate two days ago (faketime)
+#     badsig.der      for faulty, signed by an unrelated CA (stranger)
 # For each leaf: NAME.key, NAME.crt, NAME.chain.pem (leaf + intermediate).
 # index.txt is the openssl ca database the responder answers from.
 # Usage: mkpki.sh OUTDIR
@@ -82,11 +88,13 @@ leaf noaia   0x3003
 leaf down    0x3004 http://127.0.0.1:18881/
 leaf second  0x3005 http://127.0.0.1:18883/ http://127.0.0.1:18880/
 leaf offvh   0x3006 http://127.0.0.1:18880/
+leaf faulty  0x3007 http://127.0.0.1:18890/
+leaf dnsfail 0x3008 http://ocsp.invalid/
 
 # openssl ca database: status, expiry, revocation time, serial, file, subject
 : > index.txt
 now=$(date -u +%y%m%d%H%M%SZ)
-for name in good revoked noaia down second offvh; do
+for name in good revoked noaia down second offvh faulty dnsfail; do
     serial=$(openssl x509 -in "$name.crt" -noout -serial | cut -d= -f2)
     end=$(openssl x509 -in "$name.crt" -noout -enddate | cut -d= -f2)
     end=$(date -u -d "$end" +%y%m%d%H%M%SZ)
@@ -100,3 +108,21 @@ for name in good revoked noaia down second offvh; do
 done
 echo 'unique_subject = no' > index.txt.attr
 rm -f ./*.csr
+
+# An unrelated CA whose signature must never be accepted.
+key stranger.key
+openssl req -x509 -new -key stranger.key -subj "/O=Somebody Else/CN=Stranger CA" \
+    -days 3650 -sha256 -out stranger.crt
+
+ocsp_req() { openssl ocsp -issuer intermediate.crt -cert "$1.crt" -no_nonce -reqout "$1.req" >/dev/null 2>&1; }
+ocsp_resp() {   # request-file response-file signer-cert signer-key [time-shift]
+    ${5:+faketime "$5"} openssl ocsp -index index.txt -CA intermediate.crt \
+        -rsigner "$3" -rkey "$4" -reqin "$1" -respout "$2" -ndays 1 >/dev/null 2>&1
+}
+ocsp_req good
+ocsp_req faulty
+ocsp_resp good.req wrong_cert.der ocsp.crt ocsp.key
+ocsp_resp faulty.req badsig.der stranger.crt stranger.key
+if command -v faketime >/dev/null; then
+    ocsp_resp faulty.req expired.der ocsp.crt ocsp.key "3 days ago"
+fi
