@@ -20,6 +20,10 @@ my @bad = (
     ['OCSPGuardMaxResponseSize 12'     => qr/OCSPGuardMaxResponseSize takes .*1024 to 1048576.*'12' is not/],
     ['OCSPGuardCache nosuch'           => qr/no shared object cache provider 'nosuch' is loaded \(loaded: .*shmcb.*Write OCSPGuardCache provider/],
     ['OCSPGuardCache shmcb:/x(99999999999999)' => qr/OCSPGuardCache: shmcb arguments .* rejected/],
+    ['OCSPGuardMirror ftp://mirror.example/' => qr/OCSPGuardMirror takes http:\/\/ or https:\/\/ URLs.*'ftp:\/\/mirror\.example\/' is not/],
+    ['OCSPGuardMirror http://m.example/ first' => qr/'first' must come before the URLs/],
+    ['OCSPGuardProxy proxy.example:3128'  => qr/OCSPGuardProxy takes the http:\/\/ URL of a forward proxy/],
+    ['OCSPGuardProxy http://p.example:3128 sometimes' => qr/'fallback' or 'always' \('sometimes' is neither\)/],
     ["<VirtualHost 127.0.0.1:9>\nOCSPGuardRetry 1 2\n</VirtualHost>"
         => qr/OCSPGuardRetry cannot occur within <VirtualHost> section .*move it out/],
 );
@@ -27,6 +31,8 @@ my @good = (
     "OCSPGuardTimeout 10 3\nOCSPGuardRefreshWindow 50%\nOCSPGuardRetry 30s 1h\n"
     . "OCSPGuardMaxResponseSize 16K\nOCSPGuardCache shmcb\nOCSPGuardStateDir none",
     "<VirtualHost 127.0.0.1:9>\nOCSPGuard Off\n</VirtualHost>",
+    "<VirtualHost 127.0.0.1:9>\nOCSPGuardMirror first http://m1.example/ https://m2.example/ocsp\n"
+    . "OCSPGuardProxy http://127.0.0.1:3128 always\n</VirtualHost>",
 );
 
 plan tests => 2 * @bad + @good, need_module 'ssl';

@@ -16,12 +16,14 @@ our @EXPORT = qw(pki_dir t_dir start_responder stop_responder responder_running
                  start_blackhole stop_blackhole s_client_status wait_for_staple
                  error_log_lines vhost_port start_own_httpd stop_own_httpd
                  start_fault stop_fault set_fault_mode file_lines
+                 start_proxy stop_proxy $PROXY_PORT
                  $RESPONDER_PORT $SHORT_PORT $FAULT_PORT);
 
 our $RESPONDER_PORT = 18880;
 our $BLACKHOLE_PORT = 18881;
 our $SHORT_PORT     = 18884;    # responses valid one minute
 our $FAULT_PORT     = 18890;    # t/bin/fault_responder.pl
+our $PROXY_PORT     = 13128;    # squid, a real forward proxy
 
 sub t_dir   { abs_path(dirname(__FILE__) . '/..') }
 sub pki_dir { t_dir() . '/pki/out' }
@@ -157,6 +159,48 @@ sub start_fault {
 
 sub stop_fault { stop_service($_[0] // $FAULT_PORT) }
 
+# squid as a forward proxy that alone can resolve ocsp.via-proxy.test (its
+# own hosts_file): a responder reachable only through the proxy, as in an
+# egress-locked datacenter. Returns the access log path.
+sub start_proxy {
+    my $dir = t_dir() . '/logs/squid';
+    system('mkdir', '-p', $dir);
+    open my $h, '>', "$dir/hosts" or die;
+    print $h "127.0.0.1 ocsp.via-proxy.test\n";
+    close $h;
+    open my $c, '>', "$dir/squid.conf" or die;
+    print $c <<"CONF";
+http_port 127.0.0.1:$PROXY_PORT
+hosts_file $dir/hosts
+dns_nameservers 127.0.0.1
+http_access allow all
+cache deny all
+cache_mem 1 MB
+access_log stdio:$dir/access.log
+cache_log $dir/cache.log
+pid_filename $dir/squid.pid
+coredump_dir $dir
+netdb_filename none
+pinger_enable off
+shutdown_lifetime 1 seconds
+CONF
+    close $c;
+    stop_service($PROXY_PORT);
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>>', "$dir/stdout.log";
+        open STDERR, '>&', \*STDOUT;
+        no warnings 'exec';
+        exec 'squid', '-N', '-f', "$dir/squid.conf";
+        _exit(127);
+    }
+    write_pid($PROXY_PORT, $pid);
+    wait_listening($PROXY_PORT, 1, 20) or die "squid did not start\n";
+    return "$dir/access.log";
+}
+
+sub stop_proxy { stop_service($PROXY_PORT) }
+
 sub file_lines {
     my ($file, $re) = @_;
     open my $fh, '<', $file or return ();
@@ -175,6 +219,7 @@ sub stop_services {
     stop_blackhole();
     stop_responder($SHORT_PORT);
     stop_fault();
+    stop_proxy();
 }
 
 # One TLS handshake with the status_request extension; what came stapled.

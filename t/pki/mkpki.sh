@@ -11,6 +11,8 @@
 #     offvh    AIA :18880, for a vhost with OCSPGuard Off
 #     faulty   AIA http://127.0.0.1:18890/ (the fault responder)
 #     dnsfail  AIA http://ocsp.invalid/ (a name that never resolves)
+#     proxied  AIA http://ocsp.via-proxy.test:18880/ (only the test proxy
+#              resolves that name: reachable through the proxy alone)
 # Responses made ahead for the fault responder (DER, for faulty):
 #     wrong_cert.der  validly signed, but for the good leaf
 #     expired.der     validly signed, nextUpdate two days ago (faketime)
@@ -90,11 +92,12 @@ leaf second  0x3005 http://127.0.0.1:18883/ http://127.0.0.1:18880/
 leaf offvh   0x3006 http://127.0.0.1:18880/
 leaf faulty  0x3007 http://127.0.0.1:18890/
 leaf dnsfail 0x3008 http://ocsp.invalid/
+leaf proxied 0x3009 http://ocsp.via-proxy.test:18880/
 
 # openssl ca database: status, expiry, revocation time, serial, file, subject
 : > index.txt
 now=$(date -u +%y%m%d%H%M%SZ)
-for name in good revoked noaia down second offvh faulty dnsfail; do
+for name in good revoked noaia down second offvh faulty dnsfail proxied; do
     serial=$(openssl x509 -in "$name.crt" -noout -serial | cut -d= -f2)
     end=$(openssl x509 -in "$name.crt" -noout -enddate | cut -d= -f2)
     end=$(date -u -d "$end" +%y%m%d%H%M%SZ)
