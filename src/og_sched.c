@@ -7,17 +7,20 @@ apr_time_t og_sched_refresh_at(const og_sched_policy_t *pol,
                                apr_time_t now, double jitter)
 {
     apr_interval_time_t validity = next_update - this_update;
-    apr_interval_time_t window;
+    apr_interval_time_t used;
     apr_time_t at;
 
     if (validity <= 0)
         return now;
-    window = validity / 100 * pol->refresh_percent;
+    /* the part of the validity used before the refresh window starts */
+    used = validity - validity / 100 * pol->refresh_percent;
     if (jitter < 0.0)
         jitter = 0.0;
     if (jitter >= 1.0)
         jitter = 0.999;
-    at = next_update - window - (apr_interval_time_t)((double)window / 10.0 * jitter);
+    /* Jitter takes at most a tenth of the used part: the refresh never
+     * comes right after the fetch, however short the validity. */
+    at = this_update + used - (apr_interval_time_t)((double)used / 10.0 * jitter);
     return at < now ? now : at;
 }
 

@@ -14,8 +14,8 @@ typedef struct {
 
 /* Time of the next regular refresh of a response valid from this_update to
  * next_update: once less than refresh_percent of the validity is left, moved
- * earlier by up to a tenth of that window (jitter) so that many certificates
- * do not refresh in one burst. Never before `now`. */
+ * earlier by up to a tenth of the time used until then (jitter) so that many
+ * certificates do not refresh in one burst. Never before `now`. */
 apr_time_t og_sched_refresh_at(const og_sched_policy_t *pol,
                                apr_time_t this_update, apr_time_t next_update,
                                apr_time_t now, double jitter);

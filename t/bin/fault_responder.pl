@@ -84,6 +84,8 @@ sub serve {
     my ($method, $path, $body) = read_request($c);
     return unless $method;
     my $mode = mode();
+    # one line per request, so a test can tell a fetch is in flight
+    syswrite STDOUT, time() . " $mode $method\n";
     if    ($mode eq 'relay')        { relay($c, $method, $path, $body) }
     elsif ($mode eq 'blackhole')    { sleep 3600 }
     elsif ($mode eq 'http500')      { answer($c, '500 Internal Server Error', '', 'text/plain') }

@@ -37,6 +37,18 @@ static void refresh_percent_moves_it(void **state)
     assert_true(og_sched_refresh_at(&p, T0, next, T0, 0.0) == T0 + SEC(900));
 }
 
+static void jitter_never_swallows_the_used_part(void **state)
+{
+    og_sched_policy_t p = pol;
+    apr_time_t next = T0 + SEC(60);
+
+    (void)state;
+    /* one-minute responses refreshed at 95% left: 3 s used, jitter <= 0.3 s */
+    p.refresh_percent = 95;
+    assert_true(og_sched_refresh_at(&p, T0, next, T0, 0.999) > T0 + SEC(2));
+    assert_true(og_sched_refresh_at(&p, T0, next, T0, 0.0) == T0 + SEC(3));
+}
+
 static void refresh_never_in_the_past(void **state)
 {
     apr_time_t next = T0 + SEC(1000);
@@ -90,6 +102,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(refresh_at_half_validity),
         cmocka_unit_test(refresh_percent_moves_it),
+        cmocka_unit_test(jitter_never_swallows_the_used_part),
         cmocka_unit_test(refresh_never_in_the_past),
         cmocka_unit_test(retry_doubles_to_the_cap),
         cmocka_unit_test(retry_jitter_is_ten_percent),
