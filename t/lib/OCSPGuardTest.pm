@@ -238,7 +238,8 @@ sub s_client_status {
     ($r{this_update})   = $raw =~ /This Update: (.+)/;
     ($r{next_update})   = $raw =~ /Next Update: (.+)/;
     ($r{serial})        = $raw =~ /Serial Number: (\w+)/;
-    $r{$_} //= '' for qw(response_status cert_status this_update next_update serial);
+    ($r{peer_cn})       = $raw =~ /^subject=.*CN\s*=\s*([^,\n]+)/m;
+    $r{$_} //= '' for qw(response_status cert_status this_update next_update serial peer_cn);
     return \%r;
 }
 
@@ -270,7 +271,8 @@ sub vhost_port {
 
 # A second httpd beside Apache::Test's, for set-ups that must not touch the
 # main test server (another stapling provider, restarts). %o: name, port,
-# vhosts => [[servername, pki leaf], ...], extra => config lines.
+# vhosts => [[servername, pki leaf], ...], extra => config lines,
+# prepare => sub { $dir } run before the start (e.g. to seed the state dir).
 # Returns { dir, conf, error_log, port }.
 sub start_own_httpd {
     my %o = @_;
@@ -313,6 +315,7 @@ CONF
 CONF
     }
     close $fh;
+    $o{prepare}->($dir) if $o{prepare};
     my $own = { dir => $dir, conf => $conf, port => $o{port},
                 httpd => $vars->{httpd}, error_log => "$dir/logs/error_log" };
     system($own->{httpd}, '-f', $conf, '-k', 'start') == 0
