@@ -11,7 +11,7 @@
 APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror
-SRC       := src/og_cert.c src/og_error.c src/og_fetch.c src/og_record.c src/og_store.c \
+SRC       := src/og_cert.c src/og_error.c src/og_event.c src/og_fetch.c src/og_record.c src/og_store.c \
              src/og_sched.c src/og_validate.c
 HDR       := mod_ocsp_guard.h $(wildcard src/*.h)
 LIBS      := -lcurl -lssl -lcrypto

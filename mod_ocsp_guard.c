@@ -26,6 +26,7 @@
 #include <util_mutex.h>
 #include <mpm_common.h>
 #include <mod_watchdog.h>
+#include <http_log.h>
 #include <unixd.h>
 
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include "mod_ocsp_guard.h"
 #include "src/og_cert.h"
 #include "src/og_error.h"
+#include "src/og_event.h"
 #include "src/og_fetch.h"
 #include "src/og_record.h"
 #include "src/og_sched.h"
@@ -91,6 +93,9 @@ typedef struct {
     apr_time_t next_update;
     og_error_e last_error;
     int expired_logged;
+    int expiring_logged;
+    char fail_key[256];             /* class and responder of the last failure */
+    long fail_repeats;              /* identical failures in a row */
 } og_entry_t;
 
 /* Everything built for one configuration generation. */
@@ -111,6 +116,8 @@ typedef struct {
     apr_size_t record_max;
     const char *cache_desc;
     const char *state_dir;          /* persisted responses, NULL: none */
+    apr_file_t *event_log;          /* OCSPGuardEventLog, NULL: none */
+    int expiring_percent;
 } og_state_t;
 
 static og_state_t *og;
@@ -133,6 +140,7 @@ static void *og_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->retry_min = OG_DEFAULT_RETRY_MIN;
     sc->retry_max = OG_DEFAULT_RETRY_MAX;
     sc->max_response_size = OG_DEFAULT_MAX_RESPONSE;
+    sc->expiring_percent = OG_DEFAULT_EXPIRING_PERCENT;
     return sc;
 }
 
@@ -407,6 +415,45 @@ static const char *og_set_state_dir(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *og_set_event_log(cmd_parms *cmd, void *dc, const char *arg)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    const char *err;
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    if (!*arg || (arg[0] == '|' && !arg[1]))
+        return "OCSPGuardEventLog takes a file (absolute, or relative to"
+               " ServerRoot) or a piped program: e.g. 'OCSPGuardEventLog"
+               " logs/ocsp_guard.json' or 'OCSPGuardEventLog \"|/usr/bin/logger"
+               " -t ocsp-guard\"'";
+    sc->event_log = arg[0] == '|' ? arg : ap_server_root_relative(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *og_set_expiring(cmd_parms *cmd, void *dc, const char *arg)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    char *end = NULL;
+    long v;
+    const char *err;
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    v = strtol(arg, &end, 10);
+    if (end && *end == '%')
+        end++;
+    if (!end || end == arg || *end || v < 1 || v > 99)
+        return apr_psprintf(cmd->pool, "OCSPGuardExpiringWarning takes the"
+            " share of validity, in percent from 1 to 99, below which a"
+            " failing refresh raises staple_expiring: e.g."
+            " 'OCSPGuardExpiringWarning 25' ('%s' is not)", arg);
+    sc->expiring_percent = (int)v;
+    return NULL;
+}
+
 static const command_rec og_cmds[] = {
     AP_INIT_FLAG("OCSPGuard", og_set_enabled, NULL, RSRC_CONF,
         "On (default) to have mod_ocsp_guard staple OCSP responses for this"
@@ -429,6 +476,11 @@ static const command_rec og_cmds[] = {
         " own fail"),
     AP_INIT_TAKE12("OCSPGuardProxy", og_set_proxy, NULL, RSRC_CONF,
         "URL of a forward proxy, then fallback (default) or always"),
+    AP_INIT_TAKE1("OCSPGuardEventLog", og_set_event_log, NULL, RSRC_CONF,
+        "file or |program receiving one JSON event per line"),
+    AP_INIT_TAKE1("OCSPGuardExpiringWarning", og_set_expiring, NULL,
+        RSRC_CONF, "percent of validity left below which a failing refresh"
+        " raises staple_expiring"),
     {NULL}
 };
 
@@ -678,6 +730,77 @@ static int og_get_resp(server_rec *s, conn_rec *c, const char *id,
 /* ------------------------------------------------------------------ */
 /* fetching, in the watchdog thread of one child                      */
 
+/* ------------------------------------------------------------------ */
+/* events                                                             */
+
+static const char *og_vhost_list(apr_pool_t *p, const og_entry_t *e)
+{
+    return apr_array_pstrcat(p, e->vhosts, ',');
+}
+
+/* Fill in what every event says about the certificate and its staple,
+ * then write the line. One write per line: atomic on O_APPEND files and
+ * on pipes, whichever child writes. */
+static void og_emit(const og_entry_t *e, og_event_t *ev, apr_pool_t *p)
+{
+    const char *line;
+    apr_size_t len;
+
+    if (!og->event_log)
+        return;
+    if (e) {
+        ev->cert_id = e->cert ? e->cert->sha1_hex : og_hex(p,
+            (const unsigned char *)e->id, e->id_len);
+        ev->subject = e->cert ? e->cert->subject : NULL;
+        ev->serial = e->cert ? e->cert->serial_hex : NULL;
+        ev->vhosts = og_vhost_list(p, e);
+        if (!ev->staple_state) {
+            if (e->next_update > ev->ts) {
+                ev->staple_state = e->failures ? "stale-refreshing" : "fresh";
+                ev->staple_expires_in_s = (long)apr_time_sec(e->next_update
+                                                             - ev->ts);
+            }
+            else {
+                ev->staple_state = e->next_update ? "expired" : "none";
+            }
+        }
+        if (ev->next_attempt_in_s < 0 && e->next_attempt > ev->ts)
+            ev->next_attempt_in_s = (long)apr_time_sec(e->next_attempt
+                                                       - ev->ts);
+    }
+    line = og_event_json(p, ev);
+    len = strlen(line);
+    apr_file_write_full(og->event_log, line, len, NULL);
+}
+
+static void og_open_event_log(server_rec *s, og_server_conf_t *sc,
+                              apr_pool_t *pconf)
+{
+    apr_status_t rv;
+
+    og->event_log = NULL;
+    if (!sc->event_log)
+        return;
+    if (sc->event_log[0] == '|') {
+        piped_log *pl = ap_open_piped_log(pconf, sc->event_log + 1);
+        if (pl)
+            og->event_log = ap_piped_log_write_fd(pl);
+        else
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, OGLOGNO(00130)
+                         "cannot start the event logger %s", sc->event_log);
+        return;
+    }
+    rv = apr_file_open(&og->event_log, sc->event_log,
+                       APR_FOPEN_WRITE | APR_FOPEN_APPEND | APR_FOPEN_CREATE,
+                       APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD,
+                       pconf);
+    if (rv != APR_SUCCESS) {
+        og->event_log = NULL;
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, OGLOGNO(00131)
+                     "cannot open the event log %s", sc->event_log);
+    }
+}
+
 typedef struct {
     og_entry_t *entry;
     int attempt;                    /* index in entry->chain */
@@ -731,14 +854,16 @@ static void og_schedule_retry(og_entry_t *e, apr_time_t now)
 
 /* Accept a validated response: cache it, then plan the next refresh. */
 static void og_accept(og_entry_t *e, const og_validation_t *v,
-                      const og_fetch_t *f, const og_attempt_t *a,
+                      const og_fetch_t *f, const og_attempt_t *a, int attempt,
                       apr_pool_t *p)
 {
     og_record_t rec;
+    og_event_t ev;
     apr_time_t now = apr_time_now();
     unsigned char *buf;
     apr_size_t size;
     apr_status_t rv;
+    int recovered_after;
 
     memset(&rec, 0, sizeof(rec));
     memcpy(rec.cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN);
@@ -755,11 +880,17 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
     if (rv == APR_SUCCESS)
         rv = og_cache_put(e, buf, size, rec.next_update, p);
     if (rv != APR_SUCCESS) {
+        og_event_t ev;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, og->s, OGLOGNO(00301)
                      "%s: valid response from %s could not be stored in the"
                      " cache (%s); it is too small or failing",
                      e->cert->subject, f->url, og->cache_desc);
         og_schedule_retry(e, now);
+        og_event_init(&ev, "cache_full", "error", now);
+        ev.responder = f->url;
+        ev.detail = apr_psprintf(p, "cannot store %" APR_SIZE_T_FMT
+                                 " bytes in %s", size, og->cache_desc);
+        og_emit(e, &ev, p);
         return;
     }
     if (og->state_dir) {
@@ -771,6 +902,7 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
                          " restart will have to fetch it again",
                          e->cert->subject, og->state_dir);
     }
+    recovered_after = e->failures;
     if (e->failures > 0)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, og->s, OGLOGNO(00202)
                      "%s: recovered after %d failed round(s): fresh"
@@ -781,6 +913,9 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
     e->failures = 0;
     e->last_error = OG_OK;
     e->expired_logged = 0;
+    e->expiring_logged = 0;
+    e->fail_key[0] = '\0';
+    e->fail_repeats = 0;
     og_schedule_refresh(e, now);
     ap_log_error(APLOG_MARK,
                  v->cert_status == OG_CERT_REVOKED ? APLOG_CRIT : APLOG_INFO,
@@ -794,6 +929,104 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
                  f->used_get ? "GET" : "POST", f->body_len,
                  apr_time_as_msec(f->elapsed), og_fmt_time(p, v->next_update),
                  apr_time_sec(e->next_attempt - now));
+
+    og_event_init(&ev, "fetch_ok", "info", now);
+    ev.responder = a->url;
+    ev.via = og_source_name(a->source);
+    ev.attempt = attempt + 1;
+    ev.http_status = f->http_status;
+    ev.ocsp_status = v->ocsp_status;
+    ev.cert_status = og_cert_status_name(v->cert_status);
+    ev.elapsed_ms = (long)apr_time_as_msec(f->elapsed);
+    og_emit(e, &ev, p);
+    if (attempt > 0) {
+        ev.event = "failover";
+        ev.severity = "notice";
+        ev.detail = apr_psprintf(p, "answered by way %d of %d after the"
+                                 " ones before it failed", attempt + 1,
+                                 e->chain->nelts);
+        og_emit(e, &ev, p);
+        ev.detail = NULL;
+    }
+    if (recovered_after > 0) {
+        ev.event = "recovered";
+        ev.severity = "notice";
+        ev.count = recovered_after;
+        ev.detail = apr_psprintf(p, "fresh response after %d failed"
+                                 " round(s)", recovered_after);
+        og_emit(e, &ev, p);
+        ev.count = 0;
+        ev.detail = NULL;
+    }
+    if (v->cert_status == OG_CERT_REVOKED) {
+        ev.event = "cert_revoked";
+        ev.severity = "critical";
+        ev.detail = apr_psprintf(p, "the CA says this certificate is revoked"
+                                 " (reason %d, at %s); the response is"
+                                 " stapled as the CA sent it",
+                                 v->revocation_reason,
+                                 v->revoked_at ? og_rfc3339(p, v->revoked_at)
+                                               : "unknown");
+        og_emit(e, &ev, p);
+    }
+}
+
+/* A failed attempt: response_rejected when a responder answered with
+ * something that must not be stapled, fetch_failed otherwise. The same
+ * failure from the same responder again and again is written only at the
+ * 1st, 2nd, 4th, 8th ... time, with the count, so an outage cannot flood. */
+static void og_failure_event(og_entry_t *e, const og_fetch_t *f,
+                             const og_attempt_t *a, int attempt,
+                             og_error_e err, const char *detail,
+                             const og_validation_t *v, apr_time_t now,
+                             apr_pool_t *p)
+{
+    const char *key = apr_pstrcat(p, og_error_name(err), " ",
+                                  og_attempt_desc(p, a), NULL);
+    og_event_t ev;
+
+    if (!strncmp(e->fail_key, key, sizeof(e->fail_key) - 1)) {
+        e->fail_repeats++;
+    }
+    else {
+        apr_cpystrn(e->fail_key, key, sizeof(e->fail_key));
+        e->fail_repeats = 1;
+    }
+    if (e->fail_repeats & (e->fail_repeats - 1))
+        return;     /* not a power of two */
+    og_event_init(&ev, v ? "response_rejected" : "fetch_failed", "warning",
+                  now);
+    ev.responder = a->url;
+    ev.via = og_source_name(a->source);
+    ev.attempt = attempt + 1;
+    ev.error_class = og_error_name(err);
+    ev.http_status = f->http_status;
+    ev.ocsp_status = v ? v->ocsp_status : -1;
+    ev.elapsed_ms = (long)apr_time_as_msec(f->elapsed);
+    ev.ah = og_error_ah(err);
+    ev.count = e->fail_repeats;
+    ev.detail = detail;
+    og_emit(e, &ev, p);
+}
+
+/* Every way failed and the staple held is running out. */
+static void og_expiring_event(og_entry_t *e, apr_time_t now, apr_pool_t *p)
+{
+    apr_interval_time_t validity = e->next_update - e->this_update;
+    og_event_t ev;
+
+    if (e->expiring_logged || e->next_update <= now || validity <= 0
+        || (e->next_update - now) * 100 >= validity * og->expiring_percent)
+        return;
+    e->expiring_logged = 1;
+    og_event_init(&ev, "staple_expiring", "error", now);
+    ev.error_class = og_error_name(e->last_error);
+    ev.ah = og_error_ah(e->last_error);
+    ev.detail = apr_psprintf(p, "less than %d%% of the staple's validity is"
+                             " left and every responder fails; it stops"
+                             " being stapled at %s", og->expiring_percent,
+                             og_rfc3339(p, e->next_update));
+    og_emit(e, &ev, p);
 }
 
 static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
@@ -813,11 +1046,13 @@ static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
                                    OG_CLOCK_SKEW, &v, job->pool);
         detail = v.detail;
         if (err == OG_OK) {
-            og_accept(e, &v, f, a, job->pool);
+            og_accept(e, &v, f, a, job->attempt, job->pool);
             return NULL;
         }
     }
     e->last_error = err;
+    og_failure_event(e, f, a, job->attempt, err, detail,
+                     f->error == OG_OK ? &v : NULL, now, job->pool);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, og->s, OGLOGNO(00203)
                  "%s: fetch from %s (%s) failed [%s, as mod_ssl's %s]: %s%s",
                  e->cert->subject, og_attempt_desc(job->pool, a),
@@ -828,6 +1063,7 @@ static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
     if (++job->attempt < e->chain->nelts)
         return og_job_fetch(job);
     og_schedule_retry(e, now);
+    og_expiring_event(e, now, job->pool);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, og->s, OGLOGNO(00204)
                  "%s: every responder failed (%d in a row); next attempt in"
                  " %" APR_TIME_T_FMT " s; staple %s",
@@ -881,6 +1117,15 @@ static void og_run_round(apr_pool_t *p)
                          " until a responder answers", e->cert->subject,
                          og_fmt_time(p, e->next_update));
             e->expired_logged = 1;
+            {
+                og_event_t ev;
+                og_event_init(&ev, "staple_expired", "critical", now);
+                ev.error_class = og_error_name(e->last_error);
+                ev.ah = og_error_ah(e->last_error);
+                ev.detail = "the last good response expired; no staple is"
+                            " sent until a responder answers";
+                og_emit(e, &ev, p);
+            }
         }
         if (e->next_attempt > now)
             continue;
@@ -934,11 +1179,6 @@ static int og_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return ap_mutex_register(pconf, OG_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-static const char *og_vhost_list(apr_pool_t *p, const og_entry_t *e)
-{
-    return apr_array_pstrcat(p, e->vhosts, ',');
-}
-
 static const char *og_chain_desc(apr_pool_t *p, const og_entry_t *e)
 {
     const char *out = "";
@@ -980,6 +1220,14 @@ static void og_report_registry(server_rec *s, apr_pool_t *p)
                          " the certificate (its CA may have stopped OCSP);"
                          " not stapled", e->cert->subject,
                          e->cert->serial_hex, vh);
+            {
+                og_event_t ev;
+                og_event_init(&ev, "cert_skipped", "info", apr_time_now());
+                ev.staple_state = "none";
+                ev.detail = "no OCSP responder URL in the certificate and no"
+                            " OCSPGuardMirror: not stapled";
+                og_emit(e, &ev, p);
+            }
         }
         else if (e->enabled_vhosts == 0) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00104)
@@ -1194,6 +1442,8 @@ static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     og->s = s;
+    og->expiring_percent = sc->expiring_percent;
+    og_open_event_log(s, sc, pconf);
     og_report_registry(s, ptemp);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, OGLOGNO(00109)
                  "mod_ocsp_guard/%s: %d of %d certificate(s) stapled by this"

@@ -45,6 +45,8 @@ typedef struct {
     apr_interval_time_t retry_max;
     apr_size_t max_response_size;
     const char *state_dir;              /* NULL: default, "none": off */
+    const char *event_log;              /* path or "|program", NULL: none */
+    int expiring_percent;               /* staple_expiring below this */
 } og_server_conf_t;
 
 #define OG_DEFAULT_TIMEOUT          apr_time_from_sec(10)
@@ -54,5 +56,6 @@ typedef struct {
 #define OG_DEFAULT_RETRY_MAX        apr_time_from_sec(3600)
 #define OG_DEFAULT_MAX_RESPONSE     16384
 #define OG_MAX_PARALLEL_FETCHES     8
+#define OG_DEFAULT_EXPIRING_PERCENT 25
 
 #endif

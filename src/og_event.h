@@ -1,0 +1,44 @@
+/* Structured events: one JSON object per line, for operators to alert on.
+ * Building the line is pure (no I/O), so it is unit-tested; the httpd glue
+ * writes it to the OCSPGuardEventLog. */
+#ifndef OG_EVENT_H
+#define OG_EVENT_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+
+typedef struct {
+    apr_time_t ts;
+    const char *event;          /* fetch_ok, fetch_failed, ... */
+    const char *severity;       /* info, notice, warning, error, critical */
+    const char *cert_id;        /* hex SHA-1 of the certificate DER */
+    const char *subject;
+    const char *serial;
+    const char *vhosts;         /* comma separated */
+    const char *responder;      /* URL, or NULL */
+    const char *via;            /* direct, mirror, proxy, state-dir, NULL */
+    int attempt;                /* 1-based within the round, 0: none */
+    const char *error_class;    /* og_error_name(), or NULL */
+    long http_status;           /* 0: none */
+    int ocsp_status;            /* -1: none */
+    const char *cert_status;    /* good, revoked, unknown, or NULL */
+    long elapsed_ms;            /* -1: none */
+    const char *ah;             /* mod_ssl message number, or NULL */
+    const char *staple_state;   /* fresh, stale-refreshing, expired, none */
+    long staple_expires_in_s;   /* only when staple_state has a staple */
+    long next_attempt_in_s;     /* -1: none */
+    long count;                 /* identical events aggregated, 0: none */
+    const char *detail;
+} og_event_t;
+
+/* An event with every optional field empty. */
+void og_event_init(og_event_t *ev, const char *event, const char *severity,
+                   apr_time_t ts);
+
+/* The event as one line of JSON, newline included. */
+const char *og_event_json(apr_pool_t *p, const og_event_t *ev);
+
+/* RFC 3339 UTC with milliseconds: 2026-11-23T04:12:00.123Z */
+const char *og_rfc3339(apr_pool_t *p, apr_time_t t);
+
+#endif
