@@ -26,6 +26,7 @@
 #include <util_mutex.h>
 #include <mpm_common.h>
 #include <mod_watchdog.h>
+#include <mod_status.h>
 #include <http_log.h>
 #include <unixd.h>
 
@@ -52,10 +53,27 @@ module AP_MODULE_DECLARE_DATA ocsp_guard_module;
 #define OG_MAX_ID_LEN     64
 #define OG_CACHE_MIN_SIZE ((apr_size_t)512 * 1024)
 
-/* One word per certificate in shared memory: bumped by the fetcher after it
- * stores a new response, read without a lock by every handshake. */
+/* Per certificate in shared memory. `generation` is bumped by the fetcher
+ * after it stores a new response and read without a lock by every
+ * handshake. The rest is the fetcher's view for the status handler: one
+ * writer (the fetcher), readers that tolerate a field being a moment old. */
 typedef struct {
     volatile apr_uint32_t generation;
+    volatile apr_uint32_t staples_served;   /* handshakes given a staple */
+    volatile apr_uint32_t unstapled;        /* handshakes given none */
+    volatile apr_uint32_t failures;         /* consecutive failed rounds */
+    volatile apr_uint32_t last_error;       /* og_error_e */
+    volatile apr_uint32_t source;           /* og_source_e of the staple */
+    volatile apr_uint32_t cert_status;      /* og_cert_status_e */
+    volatile apr_uint32_t fetch_ok;
+    volatile apr_uint32_t fetch_failed[OG_ERR_COUNT];
+    volatile apr_time_t this_update;
+    volatile apr_time_t next_update;
+    volatile apr_time_t last_success;
+    volatile apr_time_t last_failure;
+    volatile apr_time_t next_attempt;
+    char responder[256];                    /* of the staple held */
+    char last_error_detail[256];
 } og_slot_t;
 
 /* A child's own copy of a certificate's response, so that handshakes read
@@ -719,11 +737,16 @@ static int og_get_resp(server_rec *s, conn_rec *c, const char *id,
     if (generation != l->generation)
         og_local_refresh(e, l, generation, c);
     apr_thread_rwlock_rdlock(l->lock);
-    if (l->der && apr_time_now() < l->next_update)
+    if (l->der && apr_time_now() < l->next_update) {
         cb(l->der, l->der_len, userdata);
-    else
+        apr_thread_rwlock_unlock(l->lock);
+        apr_atomic_inc32(&og->slots[e->index].staples_served);
+    }
+    else {
         cb(NULL, 0, userdata);
-    apr_thread_rwlock_unlock(l->lock);
+        apr_thread_rwlock_unlock(l->lock);
+        apr_atomic_inc32(&og->slots[e->index].unstapled);
+    }
     return OK;
 }
 
@@ -902,6 +925,18 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
                          " restart will have to fetch it again",
                          e->cert->subject, og->state_dir);
     }
+    {
+        og_slot_t *slot = &og->slots[e->index];
+        slot->this_update = v->this_update;
+        slot->next_update = v->next_update;
+        slot->last_success = now;
+        slot->failures = 0;
+        slot->source = (apr_uint32_t)a->source;
+        slot->cert_status = (apr_uint32_t)v->cert_status;
+        apr_cpystrn(slot->responder, og_attempt_desc(p, a),
+                    sizeof(slot->responder));
+        apr_atomic_inc32(&slot->fetch_ok);
+    }
     recovered_after = e->failures;
     if (e->failures > 0)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, og->s, OGLOGNO(00202)
@@ -917,6 +952,7 @@ static void og_accept(og_entry_t *e, const og_validation_t *v,
     e->fail_key[0] = '\0';
     e->fail_repeats = 0;
     og_schedule_refresh(e, now);
+    og->slots[e->index].next_attempt = e->next_attempt;
     ap_log_error(APLOG_MARK,
                  v->cert_status == OG_CERT_REVOKED ? APLOG_CRIT : APLOG_INFO,
                  0, og->s, OGLOGNO(00201)
@@ -1051,6 +1087,16 @@ static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
         }
     }
     e->last_error = err;
+    {
+        og_slot_t *slot = &og->slots[e->index];
+        slot->last_error = (apr_uint32_t)err;
+        slot->last_failure = now;
+        apr_cpystrn(slot->last_error_detail,
+                    apr_pstrcat(job->pool, og_attempt_desc(job->pool, a), ": ",
+                                detail, NULL),
+                    sizeof(slot->last_error_detail));
+        apr_atomic_inc32(&slot->fetch_failed[err]);
+    }
     og_failure_event(e, f, a, job->attempt, err, detail,
                      f->error == OG_OK ? &v : NULL, now, job->pool);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, og->s, OGLOGNO(00203)
@@ -1063,6 +1109,8 @@ static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
     if (++job->attempt < e->chain->nelts)
         return og_job_fetch(job);
     og_schedule_retry(e, now);
+    og->slots[e->index].failures = (apr_uint32_t)e->failures;
+    og->slots[e->index].next_attempt = e->next_attempt;
     og_expiring_event(e, now, job->pool);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, og->s, OGLOGNO(00204)
                  "%s: every responder failed (%d in a row); next attempt in"
@@ -1074,6 +1122,19 @@ static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
                                     og_fmt_time(job->pool, e->next_update))
                      : "none");
     return NULL;
+}
+
+/* The status handler's view of a response taken from the cache or disk. */
+static void og_slot_set_held(og_entry_t *e, const og_record_t *rec,
+                             const og_validation_t *v)
+{
+    og_slot_t *slot = &og->slots[e->index];
+
+    slot->this_update = v->this_update;
+    slot->next_update = v->next_update;
+    slot->source = (apr_uint32_t)rec->source;
+    slot->cert_status = (apr_uint32_t)v->cert_status;
+    slot->next_attempt = e->next_attempt;
 }
 
 /* Take over what the cache already holds (a response fetched before this
@@ -1094,6 +1155,7 @@ static void og_adopt_cached(og_entry_t *e, apr_pool_t *p)
     e->this_update = v.this_update;
     e->next_update = v.next_update;
     og_schedule_refresh(e, now);
+    og_slot_set_held(e, &rec, &v);
     /* make sure every child picks it up */
     apr_atomic_inc32(&og->slots[e->index].generation);
 }
@@ -1162,6 +1224,265 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
         break;
     }
     return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* status: SetHandler ocsp-guard-status, and a section in server-status */
+
+static const char *og_staple_state(const og_slot_t *slot, apr_time_t now)
+{
+    if (slot->next_update > now)
+        return slot->failures ? "stale-refreshing" : "fresh";
+    return slot->next_update ? "expired" : "none";
+}
+
+static const char *og_owner(const og_entry_t *e)
+{
+    if (!e->cert)
+        return "unparsable";
+    if (e->claimed)
+        return "mod_ocsp_guard";
+    if (e->cert->ocsp_urls->nelts == 0)
+        return "none (no OCSP URL)";
+    return e->enabled_vhosts ? "another provider" : "mod_ssl (OCSPGuard Off)";
+}
+
+static const char *og_js(apr_pool_t *p, const char *s)
+{
+    return og_json_str(p, s ? s : "");
+}
+
+static const char *og_js_time(apr_pool_t *p, apr_time_t t)
+{
+    return t ? apr_pstrcat(p, "\"", og_rfc3339(p, t), "\"", NULL) : "null";
+}
+
+static void og_status_json(request_rec *r, apr_time_t now)
+{
+    int i, k;
+
+    ap_set_content_type(r, "application/json");
+    ap_rprintf(r, "{\"module\":\"mod_ocsp_guard/%s\",\"now\":%s,"
+               "\"cache\":%s,\"state_dir\":%s,\"certificates\":[",
+               OG_MODULE_VERSION, og_js_time(r->pool, now),
+               og_js(r->pool, og->cache_desc),
+               og->state_dir ? og_js(r->pool, og->state_dir) : "null");
+    for (i = 0; i < og->entries->nelts; i++) {
+        og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+        const og_slot_t *slot = og->slots ? &og->slots[e->index] : NULL;
+        const char *sep = "";
+
+        ap_rprintf(r, "%s{\"cert_id\":%s,\"subject\":%s,\"serial\":%s,"
+                   "\"vhosts\":%s,\"stapled_by\":%s",
+                   i ? "," : "",
+                   og_js(r->pool, e->cert ? e->cert->sha1_hex : ""),
+                   og_js(r->pool, e->cert ? e->cert->subject : ""),
+                   og_js(r->pool, e->cert ? e->cert->serial_hex : ""),
+                   og_js(r->pool, og_vhost_list(r->pool, e)),
+                   og_js(r->pool, og_owner(e)));
+        if (!e->claimed || !e->cert || !slot) {
+            ap_rputs("}", r);
+            continue;
+        }
+        ap_rprintf(r, ",\"must_staple\":%s,\"not_after\":%s,\"state\":\"%s\","
+                   "\"cert_status\":%s,\"source\":%s,\"responder\":%s,"
+                   "\"this_update\":%s,\"next_update\":%s,",
+                   e->cert->must_staple ? "true" : "false",
+                   og_js_time(r->pool, e->cert->not_after),
+                   og_staple_state(slot, now),
+                   slot->next_update ? og_js(r->pool,
+                       og_cert_status_name((og_cert_status_e)slot->cert_status))
+                                     : "null",
+                   slot->next_update ? og_js(r->pool,
+                       og_source_name((og_source_e)slot->source)) : "null",
+                   slot->responder[0] ? og_js(r->pool, slot->responder)
+                                      : "null",
+                   og_js_time(r->pool, slot->this_update),
+                   og_js_time(r->pool, slot->next_update));
+        if (slot->next_update > now)
+            ap_rprintf(r, "\"staple_expires_in_s\":%" APR_TIME_T_FMT ",",
+                       apr_time_sec(slot->next_update - now));
+        ap_rprintf(r, "\"last_success\":%s,\"last_failure\":%s,"
+                   "\"last_error_class\":%s,\"last_error\":%s,"
+                   "\"next_attempt\":%s,\"consecutive_failures\":%u,"
+                   "\"staples_served\":%u,\"handshakes_without_staple\":%u,"
+                   "\"fetches_ok\":%u,\"fetches_failed\":{",
+                   og_js_time(r->pool, slot->last_success),
+                   og_js_time(r->pool, slot->last_failure),
+                   slot->last_failure ? og_js(r->pool,
+                       og_error_name((og_error_e)slot->last_error)) : "null",
+                   slot->last_failure ? og_js(r->pool,
+                       slot->last_error_detail) : "null",
+                   og_js_time(r->pool, slot->next_attempt),
+                   slot->failures, slot->staples_served, slot->unstapled,
+                   slot->fetch_ok);
+        for (k = 1; k < OG_ERR_COUNT; k++) {
+            if (slot->fetch_failed[k]) {
+                ap_rprintf(r, "%s\"%s\":%u", sep,
+                           og_error_name((og_error_e)k), slot->fetch_failed[k]);
+                sep = ",";
+            }
+        }
+        ap_rputs("}}", r);
+    }
+    ap_rputs("]}\n", r);
+}
+
+/* Prometheus label value: backslash, quote and newline escaped. */
+static const char *og_label(apr_pool_t *p, const char *s)
+{
+    apr_size_t i, o = 0, n = strlen(s);
+    char *out = apr_palloc(p, n * 2 + 1);
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == '\\' || s[i] == '"') {
+            out[o++] = '\\';
+            out[o++] = s[i];
+        }
+        else if (s[i] == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        }
+        else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void og_status_prometheus(request_rec *r, apr_time_t now)
+{
+    static const char *const metrics[][3] = {
+        { "ocsp_guard_staples_served_total", "counter",
+          "TLS handshakes that got a staple from mod_ocsp_guard" },
+        { "ocsp_guard_handshakes_without_staple_total", "counter",
+          "TLS handshakes asking for a staple that got none" },
+        { "ocsp_guard_fetches_total", "counter",
+          "OCSP fetch attempts by outcome and error class" },
+        { "ocsp_guard_staple_expires_in_seconds", "gauge",
+          "Seconds until the stapled response's nextUpdate" },
+        { "ocsp_guard_consecutive_failures", "gauge",
+          "Failed fetch rounds since the last success" },
+    };
+    int m, i, k;
+
+    ap_set_content_type(r, "text/plain; version=0.0.4");
+    for (m = 0; m < (int)(sizeof(metrics) / sizeof(metrics[0])); m++) {
+        ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", metrics[m][0],
+                   metrics[m][2], metrics[m][0], metrics[m][1]);
+        for (i = 0; i < og->entries->nelts; i++) {
+            og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+            const og_slot_t *slot;
+            const char *labels;
+
+            if (!e->claimed || !og->slots)
+                continue;
+            slot = &og->slots[e->index];
+            labels = apr_psprintf(r->pool, "cert_id=\"%s\",subject=\"%s\"",
+                                  e->cert->sha1_hex,
+                                  og_label(r->pool, e->cert->subject));
+            switch (m) {
+            case 0:
+                ap_rprintf(r, "%s{%s} %u\n", metrics[m][0], labels,
+                           slot->staples_served);
+                break;
+            case 1:
+                ap_rprintf(r, "%s{%s} %u\n", metrics[m][0], labels,
+                           slot->unstapled);
+                break;
+            case 2:
+                ap_rprintf(r, "%s{%s,outcome=\"ok\"} %u\n", metrics[m][0],
+                           labels, slot->fetch_ok);
+                for (k = 1; k < OG_ERR_COUNT; k++)
+                    if (slot->fetch_failed[k])
+                        ap_rprintf(r, "%s{%s,outcome=\"failed\","
+                                   "error_class=\"%s\"} %u\n", metrics[m][0],
+                                   labels, og_error_name((og_error_e)k),
+                                   slot->fetch_failed[k]);
+                break;
+            case 3:
+                ap_rprintf(r, "%s{%s} %" APR_TIME_T_FMT "\n", metrics[m][0],
+                           labels, slot->next_update > now
+                               ? apr_time_sec(slot->next_update - now) : 0);
+                break;
+            default:
+                ap_rprintf(r, "%s{%s} %u\n", metrics[m][0], labels,
+                           slot->failures);
+                break;
+            }
+        }
+    }
+    ap_rprintf(r, "# HELP ocsp_guard_certificates Certificates stapled by"
+               " mod_ocsp_guard\n# TYPE ocsp_guard_certificates gauge\n"
+               "ocsp_guard_certificates %d\n", og->owned);
+}
+
+static int og_status_handler(request_rec *r)
+{
+    const char *accept;
+    int prometheus;
+
+    if (!r->handler || strcmp(r->handler, "ocsp-guard-status") != 0)
+        return DECLINED;
+    r->allowed = AP_METHOD_BIT << M_GET;
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    if (!og)
+        return HTTP_SERVICE_UNAVAILABLE;
+    accept = apr_table_get(r->headers_in, "Accept");
+    prometheus = (r->args && strstr(r->args, "format=prometheus"))
+        || (accept && strstr(accept, "text/plain")
+            && !strstr(accept, "application/json"));
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (r->header_only)
+        return OK;
+    if (prometheus)
+        og_status_prometheus(r, apr_time_now());
+    else
+        og_status_json(r, apr_time_now());
+    return OK;
+}
+
+static int og_server_status(request_rec *r, int flags)
+{
+    apr_time_t now = apr_time_now();
+    int i;
+
+    if (!og || !og->slots || og->owned == 0)
+        return OK;
+    if (flags & AP_STATUS_SHORT) {
+        for (i = 0; i < og->entries->nelts; i++) {
+            og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+            const og_slot_t *slot = &og->slots[e->index];
+            if (e->claimed)
+                ap_rprintf(r, "OCSPGuard: %s %s %" APR_TIME_T_FMT "\n",
+                           e->cert->sha1_hex, og_staple_state(slot, now),
+                           slot->next_update > now
+                               ? apr_time_sec(slot->next_update - now) : 0);
+        }
+        return OK;
+    }
+    ap_rputs("<hr />\n<h2>mod_ocsp_guard</h2>\n<table border=\"1\"><tr>"
+             "<th>Certificate</th><th>Staple</th><th>Expires in</th>"
+             "<th>Source</th><th>Failures</th><th>Last error</th></tr>\n", r);
+    for (i = 0; i < og->entries->nelts; i++) {
+        og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+        const og_slot_t *slot = &og->slots[e->index];
+        if (!e->claimed)
+            continue;
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_TIME_T_FMT
+                   " s</td><td>%s</td><td>%u</td><td>%s</td></tr>\n",
+                   ap_escape_html(r->pool, e->cert->subject),
+                   og_staple_state(slot, now),
+                   slot->next_update > now
+                       ? apr_time_sec(slot->next_update - now) : 0,
+                   og_source_name((og_source_e)slot->source), slot->failures,
+                   slot->last_failure
+                       ? ap_escape_html(r->pool, slot->last_error_detail) : "");
+    }
+    ap_rputs("</table>\n", r);
+    return OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1420,6 +1741,7 @@ static void og_load_persisted(server_rec *s, apr_pool_t *ptemp)
         e->this_update = v.this_update;
         e->next_update = v.next_update;
         og_schedule_refresh(e, now);
+        og_slot_set_held(e, &rec, &v);
         loaded++;
     }
     if (og->state_dir)
@@ -1553,6 +1875,9 @@ static void og_register_hooks(apr_pool_t *p)
                                 APR_HOOK_REALLY_FIRST);
     ap_hook_ssl_ocsp_prime_hook(og_prime_claim, NULL, NULL, APR_HOOK_LAST);
     ap_hook_ssl_ocsp_get_resp_hook(og_get_resp, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(og_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, og_server_status, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(ocsp_guard) = {

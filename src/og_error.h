@@ -23,6 +23,8 @@ typedef enum {
     OG_ERR_INTERNAL          /* our own failure (memory, library) */
 } og_error_e;
 
+#define OG_ERR_COUNT (OG_ERR_INTERNAL + 1)
+
 /* Stable lower-case name used in logs and events, e.g. "connect_refused". */
 const char *og_error_name(og_error_e e);
 

@@ -31,7 +31,7 @@ const char *og_rfc3339(apr_pool_t *p, apr_time_t t)
 
 /* JSON string with quotes; control characters and non-ASCII-safe bytes
  * escaped, so that a hostile subject or error text cannot break the line. */
-static const char *json_str(apr_pool_t *p, const char *s)
+const char *og_json_str(apr_pool_t *p, const char *s)
 {
     apr_size_t i, n = strlen(s), o = 0;
     char *out = apr_palloc(p, n * 6 + 3);
@@ -65,7 +65,7 @@ static void add_str(apr_pool_t *p, apr_array_header_t *kv, const char *k,
 {
     if (v)
         APR_ARRAY_PUSH(kv, const char *) = apr_pstrcat(p, "\"", k, "\":",
-                                                       json_str(p, v), NULL);
+                                                       og_json_str(p, v), NULL);
 }
 
 static void add_num(apr_pool_t *p, apr_array_header_t *kv, const char *k,
@@ -100,8 +100,8 @@ const char *og_event_json(apr_pool_t *p, const og_event_t *ev)
         add_num(p, kv, "elapsed_ms", ev->elapsed_ms);
     add_str(p, kv, "ah", ev->ah);
     add_str(p, kv, "staple_state", ev->staple_state);
-    if (ev->staple_state && strcmp(ev->staple_state, "none")
-        && strcmp(ev->staple_state, "expired"))
+    if (ev->staple_state && strcmp(ev->staple_state, "none") != 0
+        && strcmp(ev->staple_state, "expired") != 0)
         add_num(p, kv, "staple_expires_in_s", ev->staple_expires_in_s);
     if (ev->next_attempt_in_s >= 0)
         add_num(p, kv, "next_attempt_in_s", ev->next_attempt_in_s);

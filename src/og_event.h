@@ -38,6 +38,10 @@ void og_event_init(og_event_t *ev, const char *event, const char *severity,
 /* The event as one line of JSON, newline included. */
 const char *og_event_json(apr_pool_t *p, const og_event_t *ev);
 
+/* `s` as a JSON string literal, quotes included, control characters
+ * escaped. */
+const char *og_json_str(apr_pool_t *p, const char *s);
+
 /* RFC 3339 UTC with milliseconds: 2026-11-23T04:12:00.123Z */
 const char *og_rfc3339(apr_pool_t *p, apr_time_t t);
 
