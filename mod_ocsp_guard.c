@@ -31,6 +31,7 @@
 #include <unixd.h>
 
 #include <errno.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mod_ocsp_guard.h"
@@ -113,6 +114,7 @@ typedef struct {
     int expired_logged;
     int expiring_logged;
     char fail_key[256];             /* class and responder of the last failure */
+    apr_time_t notified[4];         /* last OCSPGuardNotifyCmd run, by kind */
     long fail_repeats;              /* identical failures in a row */
 } og_entry_t;
 
@@ -135,6 +137,8 @@ typedef struct {
     const char *cache_desc;
     const char *state_dir;          /* persisted responses, NULL: none */
     apr_file_t *event_log;          /* OCSPGuardEventLog, NULL: none */
+    const char *notify_cmd;         /* OCSPGuardNotifyCmd, NULL: none */
+    pid_t notify_pids[OG_NOTIFY_MAX_PENDING]; /* running, to be reaped */
     int expiring_percent;
 } og_state_t;
 
@@ -472,6 +476,29 @@ static const char *og_set_expiring(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *og_set_notify(cmd_parms *cmd, void *dc, const char *arg)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    char **argv = NULL;
+    const char *err;
+    apr_finfo_t fi;
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    if (apr_tokenize_to_argv(arg, &argv, cmd->temp_pool) != APR_SUCCESS
+        || !argv[0] || argv[0][0] != '/'
+        || apr_stat(&fi, argv[0], APR_FINFO_TYPE | APR_FINFO_UPROT,
+                    cmd->temp_pool) != APR_SUCCESS
+        || fi.filetype != APR_REG)
+        return apr_psprintf(cmd->pool, "OCSPGuardNotifyCmd takes the absolute"
+            " path of an existing program, optionally followed by arguments;"
+            " it is run without a shell: e.g. 'OCSPGuardNotifyCmd"
+            " /usr/local/bin/ocsp-alert --team web' ('%s' is not)", arg);
+    sc->notify_cmd = arg;
+    return NULL;
+}
+
 static const command_rec og_cmds[] = {
     AP_INIT_FLAG("OCSPGuard", og_set_enabled, NULL, RSRC_CONF,
         "On (default) to have mod_ocsp_guard staple OCSP responses for this"
@@ -496,6 +523,9 @@ static const command_rec og_cmds[] = {
         "URL of a forward proxy, then fallback (default) or always"),
     AP_INIT_TAKE1("OCSPGuardEventLog", og_set_event_log, NULL, RSRC_CONF,
         "file or |program receiving one JSON event per line"),
+    AP_INIT_RAW_ARGS("OCSPGuardNotifyCmd", og_set_notify, NULL, RSRC_CONF,
+        "program (and arguments) run for staple_expiring, staple_expired,"
+        " cert_revoked and recovered, the event as JSON on its stdin"),
     AP_INIT_TAKE1("OCSPGuardExpiringWarning", og_set_expiring, NULL,
         RSRC_CONF, "percent of validity left below which a failing refresh"
         " raises staple_expiring"),
@@ -761,15 +791,84 @@ static const char *og_vhost_list(apr_pool_t *p, const og_entry_t *e)
     return apr_array_pstrcat(p, e->vhosts, ',');
 }
 
+/* Reap alert programs that finished; never waits. */
+static void og_notify_reap(void)
+{
+    int i, status;
+
+    for (i = 0; i < OG_NOTIFY_MAX_PENDING; i++) {
+        if (og->notify_pids[i] > 0
+            && waitpid(og->notify_pids[i], &status, WNOHANG) != 0)
+            og->notify_pids[i] = 0;
+    }
+}
+
+/* Run OCSPGuardNotifyCmd for the events an operator must act on: without
+ * a shell, the event as JSON on stdin and as arguments (event, cert_id),
+ * at most once per OG_NOTIFY_INTERVAL per certificate and kind, and never
+ * waiting for the program: a hung alert script cannot stall the fetcher. */
+static void og_notify(og_entry_t *e, const og_event_t *ev, const char *json,
+                      apr_pool_t *p)
+{
+    static const char *const kinds[] = { "staple_expiring", "staple_expired",
+                                         "cert_revoked", "recovered" };
+    apr_procattr_t *attr = NULL;
+    apr_proc_t proc;
+    char **argv = NULL;
+    const char **args;
+    int kind, n, i, slot = -1;
+
+    if (!og->notify_cmd)
+        return;
+    for (kind = 0; kind < 4 && strcmp(kinds[kind], ev->event) != 0; kind++)
+        ;
+    if (kind == 4 || (e->notified[kind]
+                      && ev->ts - e->notified[kind] < OG_NOTIFY_INTERVAL))
+        return;
+    og_notify_reap();
+    for (i = 0; i < OG_NOTIFY_MAX_PENDING && slot < 0; i++)
+        if (og->notify_pids[i] <= 0)
+            slot = i;
+    if (slot < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, og->s, OGLOGNO(00140)
+                     "OCSPGuardNotifyCmd: %d alert programs still running;"
+                     " %s for %s not sent", OG_NOTIFY_MAX_PENDING, ev->event,
+                     ev->subject ? ev->subject : "?");
+        return;
+    }
+    e->notified[kind] = ev->ts;
+    apr_tokenize_to_argv(og->notify_cmd, &argv, p);
+    for (n = 0; argv[n]; n++)
+        ;
+    args = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 3));
+    for (i = 0; i < n; i++)
+        args[i] = argv[i];
+    args[n] = ev->event;
+    args[n + 1] = ev->cert_id ? ev->cert_id : "";
+    if (apr_procattr_create(&attr, p) != APR_SUCCESS
+        || apr_procattr_io_set(attr, APR_FULL_BLOCK, APR_NO_PIPE, APR_NO_PIPE)
+               != APR_SUCCESS
+        || apr_procattr_cmdtype_set(attr, APR_PROGRAM) != APR_SUCCESS
+        || apr_proc_create(&proc, args[0], args, NULL, attr, p)
+               != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, og->s, OGLOGNO(00141)
+                     "OCSPGuardNotifyCmd: cannot run %s", args[0]);
+        return;
+    }
+    apr_file_write_full(proc.in, json, strlen(json), NULL);
+    apr_file_close(proc.in);
+    og->notify_pids[slot] = proc.pid;
+}
+
 /* Fill in what every event says about the certificate and its staple,
  * then write the line. One write per line: atomic on O_APPEND files and
  * on pipes, whichever child writes. */
-static void og_emit(const og_entry_t *e, og_event_t *ev, apr_pool_t *p)
+static void og_emit(og_entry_t *e, og_event_t *ev, apr_pool_t *p)
 {
     const char *line;
     apr_size_t len;
 
-    if (!og->event_log)
+    if (!og->event_log && !og->notify_cmd)
         return;
     if (e) {
         ev->cert_id = e->cert ? e->cert->sha1_hex : og_hex(p,
@@ -793,7 +892,10 @@ static void og_emit(const og_entry_t *e, og_event_t *ev, apr_pool_t *p)
     }
     line = og_event_json(p, ev);
     len = strlen(line);
-    apr_file_write_full(og->event_log, line, len, NULL);
+    if (og->event_log)
+        apr_file_write_full(og->event_log, line, len, NULL);
+    if (e)
+        og_notify(e, ev, line, p);
 }
 
 static void og_open_event_log(server_rec *s, og_server_conf_t *sc,
@@ -1218,6 +1320,8 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
         og_run_round(p);
         break;
     case AP_WATCHDOG_STATE_RUNNING:
+        if (og->notify_cmd)
+            og_notify_reap();
         og_run_round(p);
         break;
     default:
@@ -1765,6 +1869,7 @@ static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     og->s = s;
     og->expiring_percent = sc->expiring_percent;
+    og->notify_cmd = sc->notify_cmd;
     og_open_event_log(s, sc, pconf);
     og_report_registry(s, ptemp);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, OGLOGNO(00109)

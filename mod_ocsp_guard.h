@@ -47,6 +47,7 @@ typedef struct {
     const char *state_dir;              /* NULL: default, "none": off */
     const char *event_log;              /* path or "|program", NULL: none */
     int expiring_percent;               /* staple_expiring below this */
+    const char *notify_cmd;             /* OCSPGuardNotifyCmd */
 } og_server_conf_t;
 
 #define OG_DEFAULT_TIMEOUT          apr_time_from_sec(10)
@@ -57,5 +58,8 @@ typedef struct {
 #define OG_DEFAULT_MAX_RESPONSE     16384
 #define OG_MAX_PARALLEL_FETCHES     8
 #define OG_DEFAULT_EXPIRING_PERCENT 25
+/* the same alert for the same certificate at most once per this long */
+#define OG_NOTIFY_INTERVAL          apr_time_from_sec(300)
+#define OG_NOTIFY_MAX_PENDING       16
 
 #endif

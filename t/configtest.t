@@ -24,12 +24,18 @@ my @bad = (
     ['OCSPGuardMirror http://m.example/ first' => qr/'first' must come before the URLs/],
     ['OCSPGuardProxy proxy.example:3128'  => qr/OCSPGuardProxy takes the http:\/\/ URL of a forward proxy/],
     ['OCSPGuardProxy http://p.example:3128 sometimes' => qr/'fallback' or 'always' \('sometimes' is neither\)/],
+    ['OCSPGuardNotifyCmd alert.sh --now' => qr/OCSPGuardNotifyCmd takes the absolute path of an existing program.*without a shell.*'alert\.sh --now' is not/],
+    ['OCSPGuardNotifyCmd /nonexistent/alert' => qr/OCSPGuardNotifyCmd takes the absolute path/],
+    ['OCSPGuardExpiringWarning 0' => qr/OCSPGuardExpiringWarning takes .*from 1 to 99.*'0' is not/],
+    ['OCSPGuardEventLog "|"' => qr/OCSPGuardEventLog takes a file .* or a piped program/],
     ["<VirtualHost 127.0.0.1:9>\nOCSPGuardRetry 1 2\n</VirtualHost>"
         => qr/OCSPGuardRetry cannot occur within <VirtualHost> section .*move it out/],
 );
 my @good = (
     "OCSPGuardTimeout 10 3\nOCSPGuardRefreshWindow 50%\nOCSPGuardRetry 30s 1h\n"
-    . "OCSPGuardMaxResponseSize 16K\nOCSPGuardCache shmcb\nOCSPGuardStateDir none",
+    . "OCSPGuardMaxResponseSize 16K\nOCSPGuardCache shmcb\nOCSPGuardStateDir none\n"
+    . "OCSPGuardNotifyCmd /bin/true --flag\nOCSPGuardExpiringWarning 30%\n"
+    . "OCSPGuardEventLog \"|/usr/bin/logger -t ocsp-guard\"",
     "<VirtualHost 127.0.0.1:9>\nOCSPGuard Off\n</VirtualHost>",
     "<VirtualHost 127.0.0.1:9>\nOCSPGuardMirror first http://m1.example/ https://m2.example/ocsp\n"
     . "OCSPGuardProxy http://127.0.0.1:3128 always\n</VirtualHost>",

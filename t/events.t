@@ -10,7 +10,7 @@ use OCSPGuardTest;
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 
-plan tests => 26, need_module 'ssl';
+plan tests => 30, need_module 'ssl';
 
 sub events {
     my $file = shift;
@@ -75,13 +75,15 @@ ok t_cmp(join(',', map { $_->{count} } @down),
 
 # --- rejected, expiring and recovered, through a piped logger -----------
 my $piped = t_dir() . '/own/events-piped.json';
-unlink $piped;
+my $notified = t_dir() . '/own/notified.txt';
+unlink $piped, $notified;
 set_fault_mode('relay');
 my $own = start_own_httpd(name => 'events', port => 8700,
     vhosts => [['faulty.test', 'faulty']],
     extra  => ["OCSPGuardEventLog \"|\$/bin/cat >> $piped\"",
                'OCSPGuardRefreshWindow 95', 'OCSPGuardRetry 1 2',
-               'OCSPGuardExpiringWarning 95']);
+               'OCSPGuardExpiringWarning 95',
+               'OCSPGuardNotifyCmd ' . t_dir() . "/bin/notify_recorder.sh $notified"]);
 ok scalar wait_event($piped, sub { $_[0]{event} eq 'fetch_ok' });
 set_fault_mode('file:wrong_cert.der');
 my ($rej) = wait_event($piped, sub { $_[0]{event} eq 'response_rejected' });
@@ -96,3 +98,14 @@ ok $rec;
 ok $rec && $rec->{count} >= 1;
 stop_own_httpd($own);
 ok t_cmp(scalar(grep { $_->{_bad} } events($piped)), 0, 'piped lines are JSON');
+
+# the alert program got the events to act on, as arguments and JSON
+sleep 0.5;
+my @n = file_lines($notified, qr/./);
+my @args = grep { /^ARGS / } @n;
+my @json = map { JSON::PP::decode_json($_) } grep { /^\{/ } @n;
+ok scalar grep { /^ARGS staple_expiring [0-9a-f]{40}$/ } @args;
+ok scalar grep { /^ARGS recovered [0-9a-f]{40}$/ } @args;
+ok t_cmp(scalar(@json), scalar(@args), 'one JSON event per run');
+ok t_cmp(scalar(grep { $_->{event} =~ /^fetch_|^response_rejected/ } @json), 0,
+         'routine events are not sent to the alert program');

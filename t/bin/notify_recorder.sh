@@ -1,0 +1,6 @@
+#!/bin/sh
+# OCSPGuardNotifyCmd for the tests: appends its arguments and its stdin
+# (the event as JSON) to the file named by the first argument.
+out=$1
+shift
+{ echo "ARGS $*"; cat; } >> "$out"
