@@ -1678,6 +1678,48 @@ static apr_status_t og_cache_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* shmcb's size from its arguments: "path(bytes)", "(bytes)" or its own
+ * default of 512000. 0 for providers whose size is not ours to know. */
+static apr_size_t og_shmcb_size(const char *name, const char *args)
+{
+    const char *open_paren;
+
+    if (strcmp(name, "shmcb") != 0)
+        return 0;
+    open_paren = args ? strrchr(args, '(') : NULL;
+    return open_paren ? (apr_size_t)apr_atoi64(open_paren + 1) : 512000;
+}
+
+/* An undersized stapling cache is a classic cause of lost staples (the
+ * SSLStaplingCache advice in every troubleshooting guide). Refuse a shmcb
+ * that cannot hold a small response for every certificate; warn when it
+ * cannot hold typical ones with room to spare. */
+static int og_check_cache_size(server_rec *s, og_server_conf_t *sc)
+{
+    apr_size_t size = og_shmcb_size(sc->cache_name, sc->cache_args);
+    apr_size_t least = (apr_size_t)og->owned * (OG_RECORD_HDR_LEN + 1024);
+    apr_size_t want = (apr_size_t)og->owned * (OG_RECORD_HDR_LEN + 2048) * 2;
+
+    if (!size)
+        return OK;
+    if (size < least) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00116)
+                     "OCSPGuardCache %s: %" APR_SIZE_T_FMT " bytes cannot hold"
+                     " a response for each of the %d certificates; write"
+                     " OCSPGuardCache shmcb:<file>(%" APR_SIZE_T_FMT ") or"
+                     " leave OCSPGuardCache out to have it sized for you",
+                     og->cache_desc, size, og->owned, want);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (size < want)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, OGLOGNO(00117)
+                     "OCSPGuardCache %s: %" APR_SIZE_T_FMT " bytes is tight"
+                     " for %d certificates (responses may be evicted); %"
+                     APR_SIZE_T_FMT " or more is advised", og->cache_desc,
+                     size, og->owned, want);
+    return OK;
+}
+
 static int og_setup_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                           og_server_conf_t *sc)
 {
@@ -1692,6 +1734,8 @@ static int og_setup_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         og->cache_desc = apr_pstrcat(pconf, sc->cache_name, ":",
                                      sc->cache_args ? sc->cache_args : "",
                                      NULL);
+        if (og_check_cache_size(s, sc) != OK)
+            return HTTP_INTERNAL_SERVER_ERROR;
     }
     else {
         /* Room for every certificate's record twice over (shmcb splits

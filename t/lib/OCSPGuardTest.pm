@@ -320,6 +320,14 @@ CONF
                 httpd => $vars->{httpd}, error_log => "$dir/logs/error_log" };
     system($own->{httpd}, '-f', $conf, '-k', 'start') == 0
         or die "own httpd $o{name} did not start\n";
+    # httpd detaches before its post_config: it is up once it says so
+    my $end = time + 15;
+    while (time < $end) {
+        die "own httpd $o{name} failed its configuration\n"
+            if file_lines($own->{error_log}, qr/AH00016|AH00020|Configuration Failed/);
+        last if file_lines($own->{error_log}, qr/AH00489/);
+        sleep 0.05;
+    }
     wait_listening($o{port}, 1, 10) or die "own httpd $o{name} not listening\n";
     return $own;
 }
