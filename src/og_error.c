@@ -26,8 +26,9 @@ const char *og_error_name(og_error_e e)
 }
 
 /* mod_ssl (ssl_util_ocsp.c, ssl_util_stapling.c) logs these for the same
- * situations; AH01941 "stapling_renew_response: responder error" follows
- * every network-level one. */
+ * situations (checked against httpd 2.4's sources); AH01941
+ * "stapling_renew_response: responder error" follows every one of them, and
+ * is what mod_ssl logs alone for an answer it cannot use. */
 const char *og_error_ah(og_error_e e)
 {
     switch (e) {
@@ -38,12 +39,14 @@ const char *og_error_ah(og_error_e e)
     case OG_ERR_PROXY:
         return "AH01974";   /* could not connect to OCSP responder */
     case OG_ERR_READ_TIMEOUT:
-    case OG_ERR_READ_ERROR:
         return "AH01985";   /* error reading response from OCSP server */
+    case OG_ERR_READ_ERROR:
+        return "AH01977";   /* failed reading line from OCSP server */
     case OG_ERR_HTTP_STATUS:
         return "AH01980";   /* bad response from OCSP server */
-    case OG_ERR_MALFORMED:
     case OG_ERR_TOO_LARGE:
+        return "AH01986";   /* OCSP response size exceeds the byte limit */
+    case OG_ERR_MALFORMED:
     case OG_ERR_OCSP_STATUS:
     case OG_ERR_WRONG_CERT:
     case OG_ERR_EXPIRED:
