@@ -9,7 +9,7 @@ use lib 't/lib';
 use OCSPGuardTest;
 use Time::HiRes qw(time sleep);
 
-plan tests => 16, need_module('ssl'), need { 'squid is installed' =>
+plan tests => 16, need need_module('ssl'), { 'squid is installed' =>
     scalar grep { -x "$_/squid" } split /:/, "$ENV{PATH}:/usr/sbin" };
 
 sub wait_log {

@@ -12,7 +12,8 @@ use OCSPGuardTest;
 my $libexec = Apache::Test::config()->{vars}{libexecdir}
     // `apxs -q LIBEXECDIR`;
 chomp $libexec;
-plan tests => 4, need_module('ssl'), sub { -f "$libexec/mod_md.so" };
+plan tests => 4, need need_module('ssl'),
+    { 'mod_md is installed' => -f "$libexec/mod_md.so" };
 
 my $own = start_own_httpd(
     name   => 'md',
