@@ -28,15 +28,24 @@ DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
 
 .PHONY: all install test unit apache-test demo deps lint clean
 
-all: $(MODULE)
+PREFIX    ?= /usr/local
+TOOL      := ocsp-guard
+
+all: $(MODULE) $(TOOL)
+
+# the command-line tool (ocsp-guard doctor), from the same core
+$(TOOL): tools/ocsp-guard.c $(SRC) $(wildcard src/*.h)
+	$(CC) $(WARN) -O2 -g -I. $(APR_CFLAGS) -o $@ tools/ocsp-guard.c $(SRC) \
+	    $(APR_LIBS) $(LIBS)
 
 $(MODULE): mod_ocsp_guard.c $(SRC) $(HDR)
 	@command -v $(APXS) >/dev/null || { echo "apxs not found: run 'make deps' (as root) or install apache2-dev"; exit 1; }
 	$(APXS) -c -o mod_ocsp_guard.la $(foreach w,$(WARN),-Wc,$(w)) \
 	    mod_ocsp_guard.c $(SRC) $(LIBS)
 
-install: $(MODULE)
+install: $(MODULE) $(TOOL)
 	$(APXS) -i -n ocsp_guard mod_ocsp_guard.la
+	install -D -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/$(TOOL)
 	@if [ -d /etc/apache2/mods-available ]; then \
 	    install -m 644 conf/ocsp_guard.load conf/ocsp_guard.conf /etc/apache2/mods-available/ && \
 	    echo "Debian layout: enable with 'a2enmod ocsp_guard' then 'apachectl graceful'"; \
@@ -56,7 +65,7 @@ unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t; done
 
 # --- Apache::Test suite ----------------------------------------------------
-apache-test: $(MODULE)
+apache-test: $(MODULE) $(TOOL)
 	bash t/run-suite.sh $(TEST_ARGS)
 
 test: unit apache-test
@@ -75,10 +84,10 @@ deps:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --suppress=missingIncludeSystem --inline-suppr -I. -Isrc \
-	    mod_ocsp_guard.c $(SRC)
-	clang-tidy --quiet $(SRC) mod_ocsp_guard.c -- -I. $(APR_CFLAGS) \
+	    mod_ocsp_guard.c $(SRC) tools/ocsp-guard.c
+	clang-tidy --quiet $(SRC) mod_ocsp_guard.c tools/ocsp-guard.c -- -I. $(APR_CFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR)
 
 clean:
 	rm -rf .libs *.la *.lo *.slo *.o src/*.lo src/*.slo src/*.o src/.libs \
-	    $(UNIT_TESTS) build
+	    $(UNIT_TESTS) $(TOOL) build

@@ -23,6 +23,7 @@ mkdir -p "$run"
 cp -a "$top/t" "$run/t"
 rm -rf "$run/t/unit" "$run/t/logs" "$run/t/pki/out"
 cp "$module" "$run/t/mod_ocsp_guard.so"
+[ -x "$top/ocsp-guard" ] && cp "$top/ocsp-guard" "$run/t/ocsp-guard"
 user=${OG_TEST_USER:-nobody}
 chown -R "$user" "$run"
 # every parent must be traversable by the test user

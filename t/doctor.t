@@ -1,0 +1,55 @@
+# ocsp-guard doctor: the verdict and the Nagios exit code for a healthy, a
+# down (with and without a saved staple), a no-AIA certificate and a chain
+# without its issuer; --json for machines. It is pointed only at the fault
+# responder: its TCP probe would upset `openssl ocsp` (see DESIGN.md).
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test;
+use Apache::TestUtil;
+use lib 't/lib';
+use OCSPGuardTest;
+use JSON::PP ();
+
+my $doctor = t_dir() . '/ocsp-guard';
+plan tests => 13, need need_module('ssl'), { 'ocsp-guard is built' => -x $doctor };
+
+my $pki = pki_dir();
+sub doctor {
+    my $out = `$doctor doctor --timeout 2 @_ 2>&1`;
+    return ($? >> 8, $out);
+}
+
+set_fault_mode('relay');
+my ($rc, $out) = doctor("$pki/faulty.chain.pem");
+ok t_cmp($rc, 0, 'healthy: exit 0');
+ok t_cmp($out, qr/\[OK\s*\] ocsp\s+http:\/\/127\.0\.0\.1:18890\/: good, valid until/, 'healthy: validated answer');
+ok t_cmp($out, qr/\[OK\s*\] connect\s+127\.0\.0\.1 port 18890 over IPv4: connected/, 'TCP over IPv4');
+ok t_cmp($out, qr/dns\s+127\.0\.0\.1 IPv6: no address/, 'IPv6 checked separately');
+
+# a saved staple from a run of the module itself
+my $own = start_own_httpd(name => 'doctor', port => 8750,
+    vhosts => [['faulty.test', 'faulty']]);
+wait_for_staple(8750, 'faulty.test', 15);
+stop_own_httpd($own);
+
+set_fault_mode('blackhole');
+($rc, $out) = doctor("$pki/faulty.chain.pem");
+ok t_cmp($rc, 2, 'down, nothing saved: CRITICAL');
+ok t_cmp($out, qr/read_timeout, as mod_ssl's AH01985/, 'down: the class and the AH');
+($rc, $out) = doctor("--state-dir $own->{dir}/state $pki/faulty.chain.pem");
+ok t_cmp($rc, 1, 'down, saved staple still good: WARNING');
+ok t_cmp($out, qr/\[OK\s*\] saved\s+good response from direct, valid \d+ s more/, 'saved staple');
+set_fault_mode('relay');
+
+($rc, $out) = doctor("$pki/noaia.chain.pem");
+ok t_cmp($rc, 0, 'no AIA: OK, nothing to fix');
+ok t_cmp($out, qr/no OCSP URL in the certificate/, 'no AIA: says so');
+
+($rc, $out) = doctor("$pki/faulty.crt");
+ok t_cmp($rc, 2, 'issuer missing: CRITICAL');
+ok t_cmp($out, qr/issuer of the certificate is not in the file.*AH02217/, 'issuer missing: says what to do');
+
+($rc, $out) = doctor("--json $pki/faulty.chain.pem $pki/noaia.chain.pem $pki/faulty.crt");
+my $j = eval { JSON::PP::decode_json($out) } || {};
+ok t_cmp(join(' ', $j->{status} // '', map { $_->{status} } @{ $j->{certificates} || [] }),
+         'CRITICAL OK OK CRITICAL', '--json: overall and per certificate');
