@@ -11,7 +11,7 @@ use OCSPGuardTest;
 use JSON::PP ();
 
 my $doctor = t_dir() . '/ocsp-guard';
-plan tests => 13, need need_module('ssl'), { 'ocsp-guard is built' => -x $doctor };
+plan tests => 14, need need_module('ssl'), { 'ocsp-guard is built' => -x $doctor };
 
 my $pki = pki_dir();
 sub doctor {
@@ -48,6 +48,11 @@ ok t_cmp($out, qr/no OCSP URL in the certificate/, 'no AIA: says so');
 ($rc, $out) = doctor("$pki/faulty.crt");
 ok t_cmp($rc, 2, 'issuer missing: CRITICAL');
 ok t_cmp($out, qr/issuer of the certificate is not in the file.*AH02217/, 'issuer missing: says what to do');
+
+# every certificate of an httpd configuration, as mod_ssl lists them
+my $httpd = Apache::Test::config()->{vars}{httpd};
+($rc, $out) = doctor("--httpd '$httpd -f $own->{conf}'");
+ok t_cmp($out, qr/faulty\.chain\.pem\n.*=> OK/s, '--httpd finds the vhost certificates');
 
 ($rc, $out) = doctor("--json $pki/faulty.chain.pem $pki/noaia.chain.pem $pki/faulty.crt");
 my $j = eval { JSON::PP::decode_json($out) } || {};

@@ -338,13 +338,48 @@ done:
     return r.status;
 }
 
+/* The certificate files of an httpd configuration, as mod_ssl lists them
+ * with `-t -D DUMP_CERTS`. `httpd` is the command that runs the server
+ * binary on that configuration, e.g. "apachectl" or
+ * "/usr/sbin/apache2 -f /etc/apache2/apache2.conf". */
+static apr_array_header_t *httpd_cert_files(apr_pool_t *p, const char *httpd)
+{
+    apr_array_header_t *files = apr_array_make(p, 8, sizeof(const char *));
+    char line[4096];
+    FILE *fp = popen(apr_pstrcat(p, httpd, " -t -D DUMP_CERTS 2>/dev/null",
+                                 NULL), "r");
+    int in_list = 0;
+
+    if (!fp)
+        return NULL;
+    while (fgets(line, sizeof(line), fp)) {
+        char *s = line;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!strncmp(line, "Server certificates:", 20)) {
+            in_list = 1;
+            continue;
+        }
+        if (!in_list || strncmp(line, "  ", 2) != 0)
+            continue;
+        while (*s == ' ')
+            s++;
+        APR_ARRAY_PUSH(files, const char *) = apr_pstrdup(p, s);
+    }
+    if (pclose(fp) != 0 && files->nelts == 0)
+        return NULL;
+    return files;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
         "usage: ocsp-guard doctor [--json] [--state-dir DIR] [--mirror URL]..."
         " [--proxy URL]\n"
-        "                         [--timeout SECONDS] CERTFILE...\n"
+        "                         [--timeout SECONDS] [--httpd COMMAND]"
+        " [CERTFILE...]\n"
         "CERTFILE holds the certificate then its chain, as SSLCertificateFile.\n"
+        "--httpd checks every certificate of a configuration: COMMAND runs\n"
+        "httpd on it, e.g. apachectl or '/usr/sbin/apache2 -f /path/conf'.\n"
         "Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios convention).\n");
     return ST_UNKNOWN;
 }
@@ -374,6 +409,22 @@ int main(int argc, const char *const *argv)
             o.proxy = argv[++i];
         else if (!strcmp(argv[i], "--mirror") && i + 1 < argc)
             APR_ARRAY_PUSH(o.mirrors, const char *) = argv[++i];
+        else if (!strcmp(argv[i], "--httpd") && i + 1 < argc) {
+            apr_array_header_t *list = httpd_cert_files(p, argv[++i]);
+            int k;
+            if (!list) {
+                fprintf(stderr, "ocsp-guard: '%s -t -D DUMP_CERTS' failed\n",
+                        argv[i]);
+                return ST_UNKNOWN;
+            }
+            for (k = 0; k < list->nelts; k++) {
+                int st = doctor_file(p, APR_ARRAY_IDX(list, k, const char *),
+                                     &o, json_out);
+                if (st > worst)
+                    worst = st;
+                files++;
+            }
+        }
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
             o.timeout = apr_time_from_sec(atoi(argv[++i]) > 0
                                           ? atoi(argv[i]) : 5);
