@@ -29,7 +29,8 @@ my $own = start_own_httpd(name => 'expiry', port => 8740,
     vhosts => [['faulty.test', 'faulty']],
     extra  => ['OCSPGuardRetry 2 4', "OCSPGuardEventLog $events",
                # several children: fetches must still be one per round
-               'StartServers 3', 'MinSpareThreads 75', 'ServerLimit 4']);
+               'StartServers 3', 'MinSpareThreads 75', 'ServerLimit 4',
+               'MaxRequestWorkers 100']);
 ok defined wait_for_staple(8740, 'faulty.test', 15);
 my $held = s_client_status(port => 8740, servername => 'faulty.test');
 my $next = asn1_time($held->{next_update});
