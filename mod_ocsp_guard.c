@@ -283,26 +283,36 @@ static const char *og_set_timeout(cmd_parms *cmd, void *dc, const char *total,
     return NULL;
 }
 
+/* "50" or "50%", within [lo, hi]; 0 when not. */
+static int og_parse_percent(const char *arg, int lo, int hi, int *out)
+{
+    char *end = NULL;
+    long v = strtol(arg, &end, 10);
+
+    if (end && *end == '%')
+        end++;
+    if (!end || end == arg || *end || v < lo || v > hi)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
 static const char *og_set_refresh_window(cmd_parms *cmd, void *dc,
                                          const char *arg)
 {
     og_server_conf_t *sc = og_conf(cmd->server);
-    char *end = NULL;
-    long v;
+    int v;
     const char *err;
 
     (void)dc;
     if ((err = og_global_only(cmd)) != NULL)
         return err;
-    v = strtol(arg, &end, 10);
-    if (end && *end == '%')
-        end++;
-    if (!end || end == arg || *end || v < 5 || v > 95)
+    if (!og_parse_percent(arg, 5, 95, &v))
         return apr_psprintf(cmd->pool, "OCSPGuardRefreshWindow takes the"
             " share of a response's validity, in percent from 5 to 95, left"
             " when the module fetches a fresh one: e.g."
             " 'OCSPGuardRefreshWindow 50' ('%s' is not)", arg);
-    sc->refresh_percent = (int)v;
+    sc->refresh_percent = v;
     return NULL;
 }
 
@@ -457,22 +467,18 @@ static const char *og_set_event_log(cmd_parms *cmd, void *dc, const char *arg)
 static const char *og_set_expiring(cmd_parms *cmd, void *dc, const char *arg)
 {
     og_server_conf_t *sc = og_conf(cmd->server);
-    char *end = NULL;
-    long v;
+    int v;
     const char *err;
 
     (void)dc;
     if ((err = og_global_only(cmd)) != NULL)
         return err;
-    v = strtol(arg, &end, 10);
-    if (end && *end == '%')
-        end++;
-    if (!end || end == arg || *end || v < 1 || v > 99)
+    if (!og_parse_percent(arg, 1, 99, &v))
         return apr_psprintf(cmd->pool, "OCSPGuardExpiringWarning takes the"
             " share of validity, in percent from 1 to 99, below which a"
             " failing refresh raises staple_expiring: e.g."
             " 'OCSPGuardExpiringWarning 25' ('%s' is not)", arg);
-    sc->expiring_percent = (int)v;
+    sc->expiring_percent = v;
     return NULL;
 }
 

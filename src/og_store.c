@@ -9,6 +9,13 @@ const char *og_store_name(apr_pool_t *p, const char *sha1_hex)
     return apr_pstrcat(p, sha1_hex, ".ocsp", NULL);
 }
 
+static apr_status_t store_path(char **path, const char *dir,
+                               const char *name, apr_pool_t *p)
+{
+    /* NOTABOVEROOT: a name can never point outside the state dir */
+    return apr_filepath_merge(path, dir, name, APR_FILEPATH_NOTABOVEROOT, p);
+}
+
 apr_status_t og_store_save(const char *dir, const char *name,
                            const unsigned char *data, apr_size_t len,
                            apr_pool_t *p)
@@ -18,7 +25,7 @@ apr_status_t og_store_save(const char *dir, const char *name,
     apr_size_t written = 0;
     apr_status_t rv;
 
-    rv = apr_filepath_merge(&path, dir, name, APR_FILEPATH_NOTABOVEROOT, p);
+    rv = store_path(&path, dir, name, p);
     if (rv != APR_SUCCESS)
         return rv;
     tmp = apr_pstrcat(p, path, ".XXXXXX", NULL);
@@ -52,7 +59,7 @@ apr_status_t og_store_load(const char *dir, const char *name, apr_size_t max,
     apr_size_t got = 0;
     apr_status_t rv;
 
-    rv = apr_filepath_merge(&path, dir, name, APR_FILEPATH_NOTABOVEROOT, p);
+    rv = store_path(&path, dir, name, p);
     if (rv != APR_SUCCESS)
         return rv;
     rv = apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_SIZE, p);
