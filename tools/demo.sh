@@ -80,6 +80,15 @@ OCSPGuardRefreshWindow 95
 OCSPGuardRetry 2 4
 OCSPGuardTimeout 2
 OCSPGuardStateDir $work/state
+OCSPGuardEventLog $work/logs/events.json
+LoadModule authz_host_module $moddir/mod_authz_host.so
+Listen 127.0.0.1:8080
+<VirtualHost 127.0.0.1:8080>
+    <Location /ocsp-guard-status>
+        SetHandler ocsp-guard-status
+        Require ip 127.0.0.1
+    </Location>
+</VirtualHost>
 <VirtualHost 127.0.0.1:$port_https>
     ServerName good.test
     SSLEngine on
@@ -117,5 +126,15 @@ say "curl --cert-status during the outage"
 curl -sS --cert-status --cacert "$pki/root.crt" --resolve "good.test:$port_https:127.0.0.1" \
     -o /dev/null -w 'curl: HTTP %{http_code}, certificate status verified\n' "https://good.test:$port_https/" \
     || echo "curl --cert-status failed"
+
+say "the same outage, as an operator's monitoring sees it"
+echo "event log ($work/logs/events.json), last events:"
+tail -n 2 "$work/logs/events.json" | cut -c1-300
+echo
+echo "status handler (curl http://127.0.0.1:8080/ocsp-guard-status):"
+curl -s http://127.0.0.1:8080/ocsp-guard-status | cut -c1-600
+echo
+echo "metrics (?format=prometheus):"
+curl -s 'http://127.0.0.1:8080/ocsp-guard-status?format=prometheus' | grep -v '^#' | head -n 6
 
 say "done: stopping httpd"
