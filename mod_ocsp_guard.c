@@ -53,6 +53,8 @@ module AP_MODULE_DECLARE_DATA ocsp_guard_module;
 #define OG_CLOCK_SKEW     apr_time_from_sec(300)
 #define OG_MAX_ID_LEN     64
 #define OG_CACHE_MIN_SIZE ((apr_size_t)512 * 1024)
+/* how often the fetcher checks that the cache still holds each response */
+#define OG_PRESENCE_CHECK apr_time_from_sec(15)
 
 /* Per certificate in shared memory. `generation` is bumped by the fetcher
  * after it stores a new response and read without a lock by every
@@ -60,6 +62,7 @@ module AP_MODULE_DECLARE_DATA ocsp_guard_module;
  * writer (the fetcher), readers that tolerate a field being a moment old. */
 typedef struct {
     volatile apr_uint32_t generation;
+    volatile apr_uint32_t missing;          /* a child found no record */
     volatile apr_uint32_t staples_served;   /* handshakes given a staple */
     volatile apr_uint32_t unstapled;        /* handshakes given none */
     volatile apr_uint32_t failures;         /* consecutive failed rounds */
@@ -85,6 +88,7 @@ typedef struct {
     unsigned char *der;             /* malloc'ed */
     apr_size_t der_len;
     apr_time_t next_update;
+    apr_time_t retry_at;            /* after a cache miss: not before */
 } og_local_t;
 
 /* One way to ask for a response: a URL, directly or through a proxy. */
@@ -745,6 +749,15 @@ static void og_local_refresh(og_entry_t *e, og_local_t *l,
         }
         apr_pool_destroy(p);
     }
+    if (!copy) {
+        /* Not in the cache (evicted, flushed): keep what this child has,
+         * ask the fetcher to put it back, and look again in a second
+         * rather than at every handshake. */
+        apr_atomic_set32(&og->slots[e->index].missing, 1);
+        l->retry_at = apr_time_now() + apr_time_from_sec(1);
+        apr_thread_rwlock_unlock(l->lock);
+        return;
+    }
     free(l->der);
     l->der = copy;
     l->der_len = copy_len;
@@ -770,7 +783,8 @@ static int og_get_resp(server_rec *s, conn_rec *c, const char *id,
      * mod_ssl would run its own blocking fetch in this handshake. */
     l = &og->locals[e->index];
     generation = apr_atomic_read32(&og->slots[e->index].generation);
-    if (generation != l->generation)
+    if (generation != l->generation
+        && (!l->retry_at || apr_time_now() >= l->retry_at))
         og_local_refresh(e, l, generation, c);
     apr_thread_rwlock_rdlock(l->lock);
     if (l->der && apr_time_now() < l->next_update) {
@@ -1308,6 +1322,67 @@ static void og_run_round(apr_pool_t *p)
         og_fetch_run(batch, &og->fetch_opts, og_fetch_done, NULL, p);
 }
 
+/* A response evicted from the cache (too small, a flushed memcached, an
+ * operator's restart of it) would silently stop the stapling of children
+ * that have no copy yet. Say so, and put it back from the state dir, or
+ * fetch again at once. */
+static void og_restore(og_entry_t *e, unsigned char *buf, apr_time_t now,
+                       apr_pool_t *p)
+{
+    og_record_t rec;
+    og_event_t ev;
+    unsigned char *data = NULL;
+    apr_size_t len = 0;
+    int restored = 0;
+    apr_status_t rv;
+
+    if (!e->claimed || e->next_update <= now
+        || (rv = og_cache_get(e, buf, &rec, p)) == APR_SUCCESS)
+        return;
+    if (og->state_dir
+        && og_store_load(og->state_dir, og_store_name(p, e->cert->sha1_hex),
+                         og->record_max, &data, &len, p) == APR_SUCCESS
+        && og_record_decode(&rec, data, len) == APR_SUCCESS
+        && !memcmp(rec.cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN)
+        && rec.next_update > now
+        && og_cache_put(e, data, len, rec.next_update, p) == APR_SUCCESS)
+        restored = 1;
+    if (!restored)
+        e->next_attempt = now;
+    ap_log_error(APLOG_MARK, APLOG_WARNING, rv, og->s, OGLOGNO(00303)
+                 "%s: its response was gone from the cache %s (evicted: too"
+                 " small, or flushed); %s", e->cert->subject, og->cache_desc,
+                 restored ? "put back from the state dir"
+                          : "fetching it again now");
+    og_event_init(&ev, "cache_full", "error", now);
+    ev.detail = apr_psprintf(p, "response evicted from %s; %s",
+                             og->cache_desc, restored
+                             ? "put back from the state dir"
+                             : "fetching it again now");
+    og_emit(e, &ev, p);
+}
+
+/* Every tick: the certificates a child found missing; every
+ * OG_PRESENCE_CHECK: all of them. */
+static void og_check_presence(apr_pool_t *p)
+{
+    static apr_time_t last;
+    apr_time_t now = apr_time_now();
+    int i, all = now - last >= OG_PRESENCE_CHECK;
+    unsigned char *buf = NULL;
+
+    if (all)
+        last = now;
+    for (i = 0; i < og->entries->nelts; i++) {
+        og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+        if (!apr_atomic_xchg32(&og->slots[e->index].missing, 0) && !all)
+            continue;
+        if (!buf)
+            buf = apr_palloc(p, og->record_max);
+        og_restore(e, buf, now, p);
+    }
+}
+
 static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
 {
     int i;
@@ -1328,6 +1403,7 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
     case AP_WATCHDOG_STATE_RUNNING:
         if (og->notify_cmd)
             og_notify_reap();
+        og_check_presence(p);
         og_run_round(p);
         break;
     default:

@@ -10,7 +10,7 @@ use OCSPGuardTest;
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 
-plan tests => 20, need_module 'ssl';
+plan tests => 22, need_module 'ssl';
 
 wait_for_staple(vhost_port('good'), 'good.test', 15);
 s_client_status(port => vhost_port('noaia'), servername => 'noaia.test');
@@ -49,12 +49,16 @@ ok $m =~ /^ocsp_guard_staple_expires_in_seconds\{[^}]*good\.test[^}]*\} \d{4,}/m
 
 # the same numbers move as a responder goes down and comes back
 set_fault_mode('relay');
+my $libexec = `apxs -q LIBEXECDIR`;
+chomp $libexec;
 my $own = start_own_httpd(name => 'status', port => 8710,
     vhosts => [['faulty.test', 'faulty']],
     extra  => ['OCSPGuardRefreshWindow 95', 'OCSPGuardRetry 1 2',
+               "LoadModule status_module $libexec/mod_status.so",
                'Listen 127.0.0.1:8711',
                '<VirtualHost 127.0.0.1:8711>',
                '<Location /s>', 'SetHandler ocsp-guard-status', '</Location>',
+               '<Location /server-status>', 'SetHandler server-status', '</Location>',
                '</VirtualHost>']);
 sub own_status {
     my $j = `curl -s http://127.0.0.1:8711/s`;
@@ -76,4 +80,10 @@ ok t_cmp("$c->{state} $c->{last_error_class}", 'stale-refreshing http_status',
 set_fault_mode('relay');
 $c = wait_status(sub { ($_[0]{consecutive_failures} // 1) == 0 });
 ok t_cmp("$c->{state} $c->{consecutive_failures}", 'fresh 0', 'own: back');
+# a section in mod_status, HTML and ?auto
+my $html = `curl -s http://127.0.0.1:8711/server-status`;
+ok t_cmp($html, qr{<h2>mod_ocsp_guard</h2>.*CN=faulty\.test.*<td>fresh</td>}s,
+         'server-status section');
+my $auto = `curl -s 'http://127.0.0.1:8711/server-status?auto'`;
+ok t_cmp($auto, qr/^OCSPGuard: [0-9a-f]{40} fresh \d+$/m, 'server-status?auto line');
 stop_own_httpd($own);
