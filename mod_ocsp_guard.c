@@ -1282,6 +1282,37 @@ static void og_adopt_cached(og_entry_t *e, apr_pool_t *p)
     apr_atomic_inc32(&og->slots[e->index].generation);
 }
 
+/* In a fleet sharing one cache (memcache:), another server may already
+ * have fetched a fresher response: take it instead of asking the responder
+ * again, so a fleet makes about one fetch per certificate per round. */
+static int og_adopt_newer(og_entry_t *e, apr_time_t now, apr_pool_t *p)
+{
+    unsigned char *buf = apr_palloc(p, og->record_max);
+    og_record_t rec;
+    og_validation_t v;
+
+    if (og_cache_get(e, buf, &rec, p) != APR_SUCCESS
+        || rec.this_update <= e->this_update
+        || og_validate_response(e->cert, rec.der, rec.der_len, now,
+                                OG_CLOCK_SKEW, &v, p) != OG_OK)
+        return 0;
+    e->this_update = v.this_update;
+    e->next_update = v.next_update;
+    e->failures = 0;
+    e->expired_logged = 0;
+    e->expiring_logged = 0;
+    og_schedule_refresh(e, now);
+    og_slot_set_held(e, &rec, &v);
+    og->slots[e->index].failures = 0;
+    apr_atomic_inc32(&og->slots[e->index].generation);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, og->s, OGLOGNO(00207)
+                 "%s: a fresher response, valid until %s, was already in the"
+                 " shared cache %s (fetched by another server): taken",
+                 e->cert->subject, og_fmt_time(p, v.next_update),
+                 og->cache_desc);
+    return 1;
+}
+
 static void og_run_round(apr_pool_t *p)
 {
     apr_array_header_t *batch = apr_array_make(p, 8, sizeof(og_fetch_t *));
@@ -1311,7 +1342,7 @@ static void og_run_round(apr_pool_t *p)
                 og_emit(e, &ev, p);
             }
         }
-        if (e->next_attempt > now)
+        if (e->next_attempt > now || og_adopt_newer(e, now, p))
             continue;
         job = apr_pcalloc(p, sizeof(*job));
         job->entry = e;

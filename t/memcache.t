@@ -16,7 +16,7 @@ use Time::HiRes qw(time sleep);
 my $libexec = `apxs -q LIBEXECDIR`;
 chomp $libexec;
 my ($memcached) = grep { -x } map { "$_/memcached" } split(/:/, $ENV{PATH}), '/usr/bin';
-plan tests => 7, need need_module('ssl'),
+plan tests => 9, need need_module('ssl'),
     { 'memcached is installed' => $memcached,
       'mod_socache_memcache is installed' => -f "$libexec/mod_socache_memcache.so" };
 
@@ -72,6 +72,28 @@ printf "# after the flush: %d handshakes, %d without a staple, the last at %.1f 
     $n, $gaps, $last_gap;
 my $after = s_client_status(port => 8760, servername => 'faulty.test');
 stop_own_httpd($a);
+
+# Two servers refreshing the same certificate every few seconds: the
+# second to come due takes what the first stored instead of fetching.
+set_fault_mode('relay');
+my $flog = t_dir() . '/logs/fault_responder.log';
+my $from = () = file_lines($flog, qr/ relay /);
+my @fast = (@cache, 'OCSPGuardRefreshWindow 95');
+my $fa = start_own_httpd(name => 'fleet-a', port => 8760,
+    vhosts => [['faulty.test', 'faulty']], extra => [@fast]);
+my $fb = start_own_httpd(name => 'fleet-b', port => 8761,
+    vhosts => [['faulty.test', 'faulty']], extra => [@fast]);
+sleep 12;
+stop_own_httpd($fa);
+stop_own_httpd($fb);
+my $requests = (() = file_lines($flog, qr/ relay /)) - $from;
+my $taken = () = (file_lines($fa->{error_log}, qr/OG00207/),
+                  file_lines($fb->{error_log}, qr/OG00207/));
+my $fetched = () = (file_lines($fa->{error_log}, qr/OG00201/),
+                    file_lines($fb->{error_log}, qr/OG00201/));
+print "# two servers, 12 s: $requests requests to the responder, $fetched fetched, $taken taken from the shared cache\n";
+ok $taken >= 1;
+ok t_cmp($requests, $fetched, 'only the fetches reached the responder');
 kill 'TERM', $pid;
 set_fault_mode('relay');
 ok $seen;
