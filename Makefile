@@ -6,6 +6,7 @@
 #   make demo       show it stapling, and surviving a responder outage
 #   make deps       install build and test dependencies (Debian, as root)
 #   make lint       cppcheck and clang-tidy
+#   make bench      handshake benchmark, contenders side by side (as root)
 #   make clean
 
 APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
@@ -26,7 +27,7 @@ DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
              libapache2-mod-perl2 libcmocka-dev curl iproute2 util-linux \
              faketime perl squid memcached
 
-.PHONY: all install test unit apache-test demo deps lint clean
+.PHONY: all install test unit apache-test demo deps lint clean bench
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -73,6 +74,13 @@ test: unit apache-test
 demo: $(MODULE)
 	bash tools/demo.sh
 
+# --- benchmarks (ratios side by side in one run; see bench/run.sh) ------------
+bench/tls_load: bench/tls_load.c
+	$(CC) $(WARN) -O2 -o $@ $< -lssl -lcrypto -lpthread
+
+bench: $(MODULE) bench/tls_load
+	bash bench/run.sh
+
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -90,4 +98,4 @@ lint:
 
 clean:
 	rm -rf .libs *.la *.lo *.slo *.o src/*.lo src/*.slo src/*.o src/.libs \
-	    $(UNIT_TESTS) $(TOOL) build
+	    $(UNIT_TESTS) $(TOOL) bench/tls_load build

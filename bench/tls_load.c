@@ -1,0 +1,232 @@
+/* tls_load: TLS handshake load for the stapling benchmarks. Full
+ * handshakes only (no resumption), SNI, the status_request extension on
+ * every handshake; per handshake: latency, stapled or not, certStatus of
+ * the staple (parsed, not verified, so that client CPU does not blur the
+ * server's cost), failures by class. Writes one JSON document: a summary
+ * and a per-second timeline. Loopback targets only (127.0.0.1).
+ *
+ *   tls_load --port 8443 --sni good.test [--concurrency 8] [--duration 10]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/ssl.h>
+
+#define MAX_SECONDS 3600
+
+typedef struct {
+    double ms;
+    int stapled;
+    int cert_status;    /* V_OCSP_CERTSTATUS_*, -1 none */
+} sample_t;
+
+typedef struct {
+    /* per second buckets */
+    long done[MAX_SECONDS], stapled[MAX_SECONDS], failed[MAX_SECONDS];
+    double max_ms[MAX_SECONDS], sum_ms[MAX_SECONDS];
+} timeline_t;
+
+static int opt_port = 8443, opt_conc = 8, opt_duration = 10;
+static const char *opt_sni = "localhost";
+static SSL_CTX *ctx;
+static double t_start;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static sample_t *samples;
+static size_t nsamples, capsamples;
+static long fail_connect, fail_handshake;
+static timeline_t tl;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int status_cb(SSL *ssl, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    return 1;   /* accept whatever came: we measure, we do not verify */
+}
+
+static int staple_status(SSL *ssl, int *stapled)
+{
+    const unsigned char *p = NULL;
+    long len = SSL_get_tlsext_status_ocsp_resp(ssl, &p);
+    OCSP_RESPONSE *resp;
+    OCSP_BASICRESP *bs;
+    int status = -1;
+
+    *stapled = 0;
+    if (len <= 0 || !p)
+        return -1;
+    *stapled = 1;
+    resp = d2i_OCSP_RESPONSE(NULL, &p, len);
+    if (!resp)
+        return -1;
+    bs = OCSP_response_get1_basic(resp);
+    if (bs && OCSP_resp_count(bs) > 0) {
+        OCSP_SINGLERESP *single = OCSP_resp_get0(bs, 0);
+        status = OCSP_single_get0_status(single, NULL, NULL, NULL, NULL);
+    }
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    return status;
+}
+
+static void record(double t0, double ms, int ok, int stapled, int status)
+{
+    long sec = (long)(t0 - t_start);
+
+    pthread_mutex_lock(&lock);
+    if (sec >= 0 && sec < MAX_SECONDS) {
+        if (ok) {
+            tl.done[sec]++;
+            tl.stapled[sec] += stapled;
+            tl.sum_ms[sec] += ms;
+            if (ms > tl.max_ms[sec])
+                tl.max_ms[sec] = ms;
+        }
+        else {
+            tl.failed[sec]++;
+        }
+    }
+    if (ok) {
+        if (nsamples == capsamples) {
+            capsamples = capsamples ? capsamples * 2 : 65536;
+            samples = realloc(samples, capsamples * sizeof(*samples));
+        }
+        samples[nsamples].ms = ms;
+        samples[nsamples].stapled = stapled;
+        samples[nsamples].cert_status = status;
+        nsamples++;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static void *worker(void *arg)
+{
+    struct sockaddr_in sa;
+
+    (void)arg;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)opt_port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    while (now_s() - t_start < opt_duration) {
+        double t0 = now_s();
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, stapled = 0;
+        SSL *ssl;
+
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            close(fd);
+            __sync_fetch_and_add(&fail_connect, 1);
+            record(t0, 0, 0, 0, -1);
+            usleep(10000);
+            continue;
+        }
+        ssl = SSL_new(ctx);
+        SSL_set_fd(ssl, fd);
+        SSL_set_tlsext_host_name(ssl, opt_sni);
+        SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
+        if (SSL_connect(ssl) == 1) {
+            int status = staple_status(ssl, &stapled);
+            record(t0, (now_s() - t0) * 1000.0, 1, stapled, status);
+            SSL_shutdown(ssl);
+        }
+        else {
+            __sync_fetch_and_add(&fail_handshake, 1);
+            record(t0, 0, 0, 0, -1);
+            ERR_clear_error();
+        }
+        SSL_free(ssl);
+        close(fd);
+    }
+    return NULL;
+}
+
+static int cmp_ms(const void *a, const void *b)
+{
+    double x = ((const sample_t *)a)->ms, y = ((const sample_t *)b)->ms;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    pthread_t *threads;
+    int i, seconds;
+    long stapled = 0, good = 0;
+    double p50 = 0, p99 = 0, max = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--port") && i + 1 < argc)
+            opt_port = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--sni") && i + 1 < argc)
+            opt_sni = argv[++i];
+        else if (!strcmp(argv[i], "--concurrency") && i + 1 < argc)
+            opt_conc = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--duration") && i + 1 < argc)
+            opt_duration = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: tls_load --port N --sni NAME"
+                    " [--concurrency C] [--duration S]\n");
+            return 2;
+        }
+    }
+    if (opt_duration < 1 || opt_duration > MAX_SECONDS || opt_conc < 1)
+        return 2;
+    ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_tlsext_status_cb(ctx, status_cb);
+    threads = calloc((size_t)opt_conc, sizeof(*threads));
+    t_start = now_s();
+    for (i = 0; i < opt_conc; i++)
+        pthread_create(&threads[i], NULL, worker, NULL);
+    for (i = 0; i < opt_conc; i++)
+        pthread_join(threads[i], NULL);
+
+    qsort(samples, nsamples, sizeof(*samples), cmp_ms);
+    if (nsamples) {
+        p50 = samples[nsamples / 2].ms;
+        p99 = samples[(size_t)((double)nsamples * 0.99)].ms;
+        max = samples[nsamples - 1].ms;
+    }
+    for (size_t k = 0; k < nsamples; k++) {
+        stapled += samples[k].stapled;
+        good += samples[k].cert_status == V_OCSP_CERTSTATUS_GOOD;
+    }
+    printf("{\"port\":%d,\"sni\":\"%s\",\"concurrency\":%d,\"duration_s\":%d,"
+           "\"handshakes\":%zu,\"per_second\":%.1f,\"p50_ms\":%.3f,"
+           "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"stapled\":%ld,\"stapled_good\":%ld,"
+           "\"failed_connect\":%ld,\"failed_handshake\":%ld,\"timeline\":[",
+           opt_port, opt_sni, opt_conc, opt_duration, nsamples,
+           (double)nsamples / opt_duration, p50, p99, max, stapled, good,
+           fail_connect, fail_handshake);
+    seconds = opt_duration;
+    for (i = 0; i < seconds; i++)
+        printf("%s{\"s\":%d,\"done\":%ld,\"stapled\":%ld,\"failed\":%ld,"
+               "\"mean_ms\":%.3f,\"max_ms\":%.3f}", i ? "," : "", i,
+               tl.done[i], tl.stapled[i], tl.failed[i],
+               tl.done[i] ? tl.sum_ms[i] / (double)tl.done[i] : 0.0,
+               tl.max_ms[i]);
+    printf("]}\n");
+    free(samples);
+    free(threads);
+    SSL_CTX_free(ctx);
+    return 0;
+}
