@@ -1259,33 +1259,12 @@ static void og_slot_set_held(og_entry_t *e, const og_record_t *rec,
     slot->next_attempt = e->next_attempt;
 }
 
-/* Take over what the cache already holds (a response fetched before this
- * child became the fetcher), checked again as if just fetched. */
-static void og_adopt_cached(og_entry_t *e, apr_pool_t *p)
-{
-    unsigned char *buf = apr_palloc(p, og->record_max);
-    og_record_t rec;
-    og_validation_t v;
-    apr_time_t now = apr_time_now();
-
-    e->next_attempt = now;
-    if (og_cache_get(e, buf, &rec, p) != APR_SUCCESS)
-        return;
-    if (og_validate_response(e->cert, rec.der, rec.der_len, now,
-                             OG_CLOCK_SKEW, &v, p) != OG_OK)
-        return;
-    e->this_update = v.this_update;
-    e->next_update = v.next_update;
-    og_schedule_refresh(e, now);
-    og_slot_set_held(e, &rec, &v);
-    /* make sure every child picks it up */
-    apr_atomic_inc32(&og->slots[e->index].generation);
-}
-
-/* In a fleet sharing one cache (memcache:), another server may already
- * have fetched a fresher response: take it instead of asking the responder
- * again, so a fleet makes about one fetch per certificate per round. */
-static int og_adopt_newer(og_entry_t *e, apr_time_t now, apr_pool_t *p)
+/* Take a response from the cache that is fresher than the one this fetcher
+ * knows of, checked again as if just fetched: at start-up, what an earlier
+ * fetcher stored (before a graceful restart or a crash); in a fleet sharing
+ * one cache (memcache:), what another server fetched, so a fleet makes about
+ * one fetch per certificate per round. 1 when taken. */
+static int og_take_cached(og_entry_t *e, apr_time_t now, apr_pool_t *p)
 {
     unsigned char *buf = apr_palloc(p, og->record_max);
     og_record_t rec;
@@ -1304,12 +1283,13 @@ static int og_adopt_newer(og_entry_t *e, apr_time_t now, apr_pool_t *p)
     og_schedule_refresh(e, now);
     og_slot_set_held(e, &rec, &v);
     og->slots[e->index].failures = 0;
+    /* make sure every child picks it up */
     apr_atomic_inc32(&og->slots[e->index].generation);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, og->s, OGLOGNO(00207)
                  "%s: a fresher response, valid until %s, was already in the"
-                 " shared cache %s (fetched by another server): taken",
-                 e->cert->subject, og_fmt_time(p, v.next_update),
-                 og->cache_desc);
+                 " cache %s (stored by another server or an earlier"
+                 " fetcher): taken", e->cert->subject,
+                 og_fmt_time(p, v.next_update), og->cache_desc);
     return 1;
 }
 
@@ -1342,7 +1322,7 @@ static void og_run_round(apr_pool_t *p)
                 og_emit(e, &ev, p);
             }
         }
-        if (e->next_attempt > now || og_adopt_newer(e, now, p))
+        if (e->next_attempt > now || og_take_cached(e, now, p))
             continue;
         job = apr_pcalloc(p, sizeof(*job));
         job->entry = e;
@@ -1351,6 +1331,26 @@ static void og_run_round(apr_pool_t *p)
     }
     if (batch->nelts > 0)
         og_fetch_run(batch, &og->fetch_opts, og_fetch_done, NULL, p);
+}
+
+/* This certificate's record from the state dir: APR_ENOENT when there is
+ * none, APR_EINVAL when the file is not a record for this certificate. */
+static apr_status_t og_state_read(const og_entry_t *e, og_record_t *rec,
+                                  unsigned char **data, apr_size_t *len,
+                                  apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!og->state_dir)
+        return APR_ENOENT;
+    rv = og_store_load(og->state_dir, og_store_name(p, e->cert->sha1_hex),
+                       og->record_max, data, len, p);
+    if (rv != APR_SUCCESS)
+        return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
+    if (og_record_decode(rec, *data, *len) != APR_SUCCESS
+        || memcmp(rec->cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN) != 0)
+        return APR_EINVAL;
+    return APR_SUCCESS;
 }
 
 /* A response evicted from the cache (too small, a flushed memcached, an
@@ -1370,11 +1370,7 @@ static void og_restore(og_entry_t *e, unsigned char *buf, apr_time_t now,
     if (!e->claimed || e->next_update <= now
         || (rv = og_cache_get(e, buf, &rec, p)) == APR_SUCCESS)
         return;
-    if (og->state_dir
-        && og_store_load(og->state_dir, og_store_name(p, e->cert->sha1_hex),
-                         og->record_max, &data, &len, p) == APR_SUCCESS
-        && og_record_decode(&rec, data, len) == APR_SUCCESS
-        && !memcmp(rec.cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN)
+    if (og_state_read(e, &rec, &data, &len, p) == APR_SUCCESS
         && rec.next_update > now
         && og_cache_put(e, data, len, rec.next_update, p) == APR_SUCCESS)
         restored = 1;
@@ -1427,7 +1423,7 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
         for (i = 0; i < og->entries->nelts; i++) {
             og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
             if (e->claimed)
-                og_adopt_cached(e, p);
+                og_take_cached(e, apr_time_now(), p);
         }
         og_run_round(p);
         break;
@@ -1967,14 +1963,11 @@ static void og_load_persisted(server_rec *s, apr_pool_t *ptemp)
 
         if (!e->claimed)
             continue;
-        name = og_store_name(ptemp, e->cert->sha1_hex);
-        rv = og_store_load(og->state_dir, name, og->record_max, &data, &len,
-                           ptemp);
-        if (APR_STATUS_IS_ENOENT(rv))
+        rv = og_state_read(e, &rec, &data, &len, ptemp);
+        if (rv == APR_ENOENT)
             continue;
-        if (rv != APR_SUCCESS
-            || og_record_decode(&rec, data, len) != APR_SUCCESS
-            || memcmp(rec.cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN) != 0) {
+        if (rv != APR_SUCCESS) {
+            name = og_store_name(ptemp, e->cert->sha1_hex);
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, OGLOGNO(00122)
                          "%s: ignoring %s/%s: not a readable response record"
                          " for this certificate", e->cert->subject,

@@ -37,8 +37,6 @@ plan tests => 6 * @faults + 5 * (@faults + 1), need_module 'ssl';
 my $FAULTY_SERIAL = '3007';
 my @rows;
 
-sub median { my @s = sort { $a <=> $b } @_; $s[int(@s / 2)] }
-
 sub apply_fault {
     my $mode = shift;
     if ($mode eq 'refused') { stop_fault() }

@@ -15,8 +15,6 @@ plan tests => 5, need_module 'ssl';
 my $down  = vhost_port('down');
 my $noaia = vhost_port('noaia');
 
-sub median { my @s = sort { $a <=> $b } @_; $s[int(@s / 2)] }
-
 # side by side, alternating, so machine noise hits both alike
 my (@t_down, @t_ref);
 my ($all_ok, $any_stapled) = (1, 0);

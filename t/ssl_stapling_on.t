@@ -16,7 +16,6 @@ my $own = start_own_httpd(name => 'sslon', port => 8730,
                ['good.test', 'good']],
     extra  => ['SSLUseStapling on', 'SSLStaplingResponderTimeout 3',
                "SSLStaplingCache shmcb:$t/own/sslon/run/stapling(65536)"]);
-sub median { my @s = sort { $a <=> $b } @_; $s[int(@s / 2)] }
 my (@d, @n, $all_ok, $stapled) = ();
 ($all_ok, $stapled) = (1, 0);
 for (1 .. 5) {

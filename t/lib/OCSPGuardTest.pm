@@ -16,7 +16,7 @@ our @EXPORT = qw(pki_dir t_dir start_responder stop_responder responder_running
                  start_blackhole stop_blackhole s_client_status wait_for_staple
                  error_log_lines vhost_port start_own_httpd stop_own_httpd
                  start_fault stop_fault set_fault_mode file_lines
-                 start_proxy stop_proxy $PROXY_PORT
+                 start_proxy stop_proxy $PROXY_PORT median
                  $RESPONDER_PORT $SHORT_PORT $FAULT_PORT);
 
 our $RESPONDER_PORT = 18880;
@@ -255,6 +255,8 @@ sub wait_for_staple {
     }
     return undef;
 }
+
+sub median { my @s = sort { $a <=> $b } @_; $s[int(@s / 2)] }
 
 sub error_log_lines {
     my $re = shift;
