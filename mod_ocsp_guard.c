@@ -71,6 +71,9 @@ typedef struct {
     volatile apr_uint32_t cert_status;      /* og_cert_status_e */
     volatile apr_uint32_t fetch_ok;
     volatile apr_uint32_t fetch_failed[OG_ERR_COUNT];
+    volatile apr_uint32_t cached_bytes;     /* record size in the cache, 0: none */
+    volatile apr_uint32_t evictions;        /* found gone from the cache */
+    volatile apr_uint32_t store_failures;   /* the cache refused a record */
     volatile apr_time_t this_update;
     volatile apr_time_t next_update;
     volatile apr_time_t last_success;
@@ -139,6 +142,7 @@ typedef struct {
     og_fetch_opts_t fetch_opts;
     apr_size_t record_max;
     const char *cache_desc;
+    apr_size_t cache_capacity;      /* shmcb bytes; 0: unknown (memcache..) */
     const char *state_dir;          /* persisted responses, NULL: none */
     apr_file_t *event_log;          /* OCSPGuardEventLog, NULL: none */
     const char *notify_cmd;         /* OCSPGuardNotifyCmd, NULL: none */
@@ -716,8 +720,13 @@ static apr_status_t og_cache_put(og_entry_t *e, const unsigned char *buf,
                                    (unsigned char *)buf, (unsigned int)size,
                                    p);
     og_cache_unlock();
-    if (rv == APR_SUCCESS)
+    if (rv == APR_SUCCESS) {
+        og->slots[e->index].cached_bytes = (apr_uint32_t)size;
         apr_atomic_inc32(&og->slots[e->index].generation);
+    }
+    else {
+        apr_atomic_inc32(&og->slots[e->index].store_failures);
+    }
     return rv;
 }
 
@@ -1283,6 +1292,7 @@ static int og_take_cached(og_entry_t *e, apr_time_t now, apr_pool_t *p)
     og_schedule_refresh(e, now);
     og_slot_set_held(e, &rec, &v);
     og->slots[e->index].failures = 0;
+    og->slots[e->index].cached_bytes = (apr_uint32_t)og_record_size(&rec);
     /* make sure every child picks it up */
     apr_atomic_inc32(&og->slots[e->index].generation);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, og->s, OGLOGNO(00207)
@@ -1374,8 +1384,11 @@ static void og_restore(og_entry_t *e, unsigned char *buf, apr_time_t now,
         && rec.next_update > now
         && og_cache_put(e, data, len, rec.next_update, p) == APR_SUCCESS)
         restored = 1;
-    if (!restored)
+    if (!restored) {
         e->next_attempt = now;
+        og->slots[e->index].cached_bytes = 0;
+    }
+    apr_atomic_inc32(&og->slots[e->index].evictions);
     ap_log_error(APLOG_MARK, APLOG_WARNING, rv, og->s, OGLOGNO(00303)
                  "%s: its response was gone from the cache %s (evicted: too"
                  " small, or flushed); %s", e->cert->subject, og->cache_desc,
@@ -1564,6 +1577,49 @@ static const char *og_label(apr_pool_t *p, const char *s)
     return out;
 }
 
+/* The cache as the fetcher last saw it: what it holds for us, how much
+ * room it has (shmcb; a memcached's own limit is not ours to read), and
+ * how often it lost or refused a record. */
+static void og_status_prometheus_cache(request_rec *r)
+{
+    apr_uint64_t entries = 0, bytes = 0, evictions = 0, refused = 0;
+    int i;
+
+    for (i = 0; i < og->entries->nelts; i++) {
+        const og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+        const og_slot_t *slot = &og->slots[e->index];
+
+        if (!e->claimed)
+            continue;
+        entries += slot->cached_bytes != 0;
+        bytes += slot->cached_bytes;
+        evictions += slot->evictions;
+        refused += slot->store_failures;
+    }
+    ap_rprintf(r, "# HELP ocsp_guard_cache_entries Responses held in the"
+               " cache\n# TYPE ocsp_guard_cache_entries gauge\n"
+               "ocsp_guard_cache_entries{cache=\"%s\"} %" APR_UINT64_T_FMT "\n"
+               "# HELP ocsp_guard_cache_bytes Bytes of the responses held in"
+               " the cache\n# TYPE ocsp_guard_cache_bytes gauge\n"
+               "ocsp_guard_cache_bytes{cache=\"%s\"} %" APR_UINT64_T_FMT "\n",
+               og_label(r->pool, og->cache_desc), entries,
+               og_label(r->pool, og->cache_desc), bytes);
+    if (og->cache_capacity)
+        ap_rprintf(r, "# HELP ocsp_guard_cache_capacity_bytes Size of the"
+                   " shared-memory cache\n# TYPE ocsp_guard_cache_capacity_bytes"
+                   " gauge\nocsp_guard_cache_capacity_bytes{cache=\"%s\"} %"
+                   APR_SIZE_T_FMT "\n", og_label(r->pool, og->cache_desc),
+                   og->cache_capacity);
+    ap_rprintf(r, "# HELP ocsp_guard_cache_evictions_total Responses found gone"
+               " from the cache\n# TYPE ocsp_guard_cache_evictions_total"
+               " counter\nocsp_guard_cache_evictions_total %" APR_UINT64_T_FMT
+               "\n# HELP ocsp_guard_cache_store_failures_total Responses the"
+               " cache refused to store\n# TYPE"
+               " ocsp_guard_cache_store_failures_total counter\n"
+               "ocsp_guard_cache_store_failures_total %" APR_UINT64_T_FMT "\n",
+               evictions, refused);
+}
+
 static void og_status_prometheus(request_rec *r, apr_time_t now)
 {
     static const char *const metrics[][3] = {
@@ -1629,6 +1685,7 @@ static void og_status_prometheus(request_rec *r, apr_time_t now)
     ap_rprintf(r, "# HELP ocsp_guard_certificates Certificates stapled by"
                " mod_ocsp_guard\n# TYPE ocsp_guard_certificates gauge\n"
                "ocsp_guard_certificates %d\n", og->owned);
+    og_status_prometheus_cache(r);
 }
 
 static int og_status_handler(request_rec *r)
@@ -1843,6 +1900,7 @@ static int og_setup_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         og->cache_desc = apr_pstrcat(pconf, sc->cache_name, ":",
                                      sc->cache_args ? sc->cache_args : "",
                                      NULL);
+        og->cache_capacity = og_shmcb_size(sc->cache_name, sc->cache_args);
         if (og_check_cache_size(s, sc) != OK)
             return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1875,6 +1933,7 @@ static int og_setup_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         og->cache_desc = apr_pstrcat(pconf, "shmcb:", args, NULL);
+        og->cache_capacity = size;
     }
     if (og->cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
         rv = ap_global_mutex_create(&og->cache_mutex, NULL, OG_MUTEX_TYPE,

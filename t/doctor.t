@@ -11,7 +11,7 @@ use OCSPGuardTest;
 use JSON::PP ();
 
 my $doctor = t_dir() . '/ocsp-guard';
-plan tests => 14, need need_module('ssl'), { 'ocsp-guard is built' => -x $doctor };
+plan tests => 16, need need_module('ssl'), { 'ocsp-guard is built' => -x $doctor };
 
 my $pki = pki_dir();
 sub doctor {
@@ -48,6 +48,10 @@ ok t_cmp($out, qr/no OCSP URL in the certificate/, 'no AIA: says so');
 ($rc, $out) = doctor("$pki/faulty.crt");
 ok t_cmp($rc, 2, 'issuer missing: CRITICAL');
 ok t_cmp($out, qr/issuer of the certificate is not in the file.*AH02217/, 'issuer missing: says what to do');
+# the intermediate in a file of its own, as with SSLCertificateChainFile
+($rc, $out) = doctor("--chain $pki/intermediate.crt $pki/faulty.crt");
+ok t_cmp($rc, 0, 'issuer in --chain: exit 0');
+ok t_cmp($out, qr/\[OK\s*\] chain\s+issuer found in \S*intermediate\.crt/, 'issuer in --chain: found there');
 
 # every certificate of an httpd configuration, as mod_ssl lists them
 my $httpd = Apache::Test::config()->{vars}{httpd};

@@ -10,7 +10,7 @@ use OCSPGuardTest;
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 
-plan tests => 22, need_module 'ssl';
+plan tests => 26, need_module 'ssl';
 
 wait_for_staple(vhost_port('good'), 'good.test', 15);
 s_client_status(port => vhost_port('noaia'), servername => 'noaia.test');
@@ -46,6 +46,16 @@ my $m = $prom->content;
 ok $m =~ /^ocsp_guard_staples_served_total\{cert_id="[0-9a-f]{40}",subject="CN=good\.test,O=OCSP Guard Test"\} [1-9]/m;
 ok $m =~ /^ocsp_guard_fetches_total\{[^}]*subject="CN=down\.test[^}]*outcome="failed",error_class="read_timeout"\} [1-9]/m;
 ok $m =~ /^ocsp_guard_staple_expires_in_seconds\{[^}]*good\.test[^}]*\} \d{4,}/m;
+# what the cache holds: one record per stapled certificate, in a shmcb
+# sized at start-up; nothing lost or refused so far
+my ($entries) = $m =~ /^ocsp_guard_cache_entries\{cache="shmcb:[^"]+"\} (\d+)$/m;
+my ($bytes) = $m =~ /^ocsp_guard_cache_bytes\{[^}]*\} (\d+)$/m;
+my ($cap) = $m =~ /^ocsp_guard_cache_capacity_bytes\{[^}]*\} (\d+)$/m;
+my $held = () = $m =~ /^ocsp_guard_staple_expires_in_seconds\{.*\} [1-9]\d*$/mg;
+ok defined $entries && $entries >= 2 && $entries == $held;
+ok defined $bytes && $bytes > 300 * $entries;
+ok defined $cap && $cap >= 512 * 1024 && $cap > $bytes;
+ok $m =~ /^ocsp_guard_cache_evictions_total 0$/m && $m =~ /^ocsp_guard_cache_store_failures_total 0$/m;
 
 # the same numbers move as a responder goes down and comes back
 set_fault_mode('relay');

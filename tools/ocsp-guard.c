@@ -41,7 +41,26 @@ typedef struct {
     const char *proxy;
     apr_array_header_t *mirrors;
     apr_interval_time_t timeout;
+    const char *chain_file;         /* as SSLCertificateChainFile */
 } options_t;
+
+/* The issuer of `leaf` among the PEM certificates in `file`; NULL if none. */
+static X509 *find_issuer(const char *file, X509 *leaf)
+{
+    BIO *bio = BIO_new_file(file, "r");
+    X509 *issuer = NULL, *x;
+
+    if (!bio)
+        return NULL;
+    while (!issuer && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (X509_check_issued(x, leaf) == X509_V_OK)
+            issuer = x;
+        else
+            X509_free(x);
+    }
+    BIO_free(bio);
+    return issuer;
+}
 
 typedef struct {
     apr_pool_t *p;
@@ -257,7 +276,7 @@ static int doctor_file(apr_pool_t *p, const char *file, const options_t *o,
 {
     report_t r;
     BIO *bio = BIO_new_file(file, "r");
-    X509 *leaf = NULL, *issuer = NULL, *x;
+    X509 *leaf = NULL, *issuer = NULL;
     og_cert_t *c;
     const char *err = NULL;
     int i, any_good = 0, urls = 0, saved_ok;
@@ -270,23 +289,24 @@ static int doctor_file(apr_pool_t *p, const char *file, const options_t *o,
         printf("%s\n", file);
     if (bio)
         leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
     if (!leaf) {
         check(&r, ST_CRITICAL, "certificate", "no PEM certificate in %s", file);
         goto done;
     }
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (!issuer && X509_check_issued(x, leaf) == X509_V_OK)
-            issuer = x;
-        else
-            X509_free(x);
-    }
+    if ((issuer = find_issuer(file, leaf)) != NULL)
+        check(&r, ST_OK, "chain", "issuer found in the file");
+    else if (o->chain_file
+             && (issuer = find_issuer(o->chain_file, leaf)) != NULL)
+        check(&r, ST_OK, "chain", "issuer found in %s", o->chain_file);
     if (!issuer) {
         check(&r, ST_CRITICAL, "chain", "the issuer of the certificate is not"
-              " in the file: mod_ssl cannot staple it (AH02217); put the"
-              " intermediate after the certificate");
+              " in the file%s%s: mod_ssl cannot staple it (AH02217); put the"
+              " intermediate after the certificate, or name the file that"
+              " holds it with --chain", o->chain_file ? " nor in " : "",
+              o->chain_file ? o->chain_file : "");
         goto done;
     }
-    check(&r, ST_OK, "chain", "issuer found in the file");
     c = og_cert_parse(apr_pstrcat(p, pem_of(p, leaf), pem_of(p, issuer), NULL),
                       p, &err);
     if (!c) {
@@ -327,7 +347,6 @@ static int doctor_file(apr_pool_t *p, const char *file, const options_t *o,
 done:
     X509_free(leaf);
     X509_free(issuer);
-    BIO_free(bio);
     if (o->json)
         APR_ARRAY_PUSH(json_out, const char *) = apr_psprintf(p,
             "{\"file\":%s,\"status\":\"%s\",\"checks\":[%s]}",
@@ -375,9 +394,10 @@ static int usage(void)
     fprintf(stderr,
         "usage: ocsp-guard doctor [--json] [--state-dir DIR] [--mirror URL]..."
         " [--proxy URL]\n"
-        "                         [--timeout SECONDS] [--httpd COMMAND]"
-        " [CERTFILE...]\n"
-        "CERTFILE holds the certificate then its chain, as SSLCertificateFile.\n"
+        "                         [--timeout SECONDS] [--chain FILE]"
+        " [--httpd COMMAND] [CERTFILE...]\n"
+        "CERTFILE holds the certificate then its chain, as SSLCertificateFile;\n"
+        "--chain names a file with more of the chain (SSLCertificateChainFile).\n"
         "--httpd checks every certificate of a configuration: COMMAND runs\n"
         "httpd on it, e.g. apachectl or '/usr/sbin/apache2 -f /path/conf'.\n"
         "Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios convention).\n");
@@ -405,6 +425,8 @@ int main(int argc, const char *const *argv)
             o.json = 1;
         else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc)
             o.state_dir = argv[++i];
+        else if (!strcmp(argv[i], "--chain") && i + 1 < argc)
+            o.chain_file = argv[++i];
         else if (!strcmp(argv[i], "--proxy") && i + 1 < argc)
             o.proxy = argv[++i];
         else if (!strcmp(argv[i], "--mirror") && i + 1 < argc)
