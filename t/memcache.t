@@ -12,11 +12,12 @@ use OCSPGuardTest;
 use IO::Socket::INET ();
 use POSIX qw(_exit);
 use Time::HiRes qw(time sleep);
+use JSON::PP ();
 
 my $libexec = `apxs -q LIBEXECDIR`;
 chomp $libexec;
 my ($memcached) = grep { -x } map { "$_/memcached" } split(/:/, $ENV{PATH}), '/usr/bin';
-plan tests => 9, need need_module('ssl'),
+plan tests => 11, need need_module('ssl'),
     { 'memcached is installed' => $memcached,
       'mod_socache_memcache is installed' => -f "$libexec/mod_socache_memcache.so" };
 
@@ -34,8 +35,11 @@ OCSPGuardTest::wait_listening($MC_PORT, 1, 10) or die "memcached did not start\n
 my @cache = ("LoadModule socache_memcache_module $libexec/mod_socache_memcache.so",
              "OCSPGuardCache memcache:127.0.0.1:$MC_PORT");
 set_fault_mode('relay');
+my $events = t_dir() . '/own/fleet-a-events.json';
+unlink $events;
 my $a = start_own_httpd(name => 'fleet-a', port => 8760,
-    vhosts => [['faulty.test', 'faulty']], extra => [@cache]);
+    vhosts => [['faulty.test', 'faulty']],
+    extra => [@cache, "OCSPGuardEventLog $events"]);
 ok defined wait_for_staple(8760, 'faulty.test', 15);
 my $ref = s_client_status(port => 8760, servername => 'faulty.test');
 
@@ -99,3 +103,8 @@ set_fault_mode('relay');
 ok $seen;
 ok $last_gap < 3;
 ok $after->{stapled};
+# the loss is an event an operator can alert on, with what was done about it
+my @lost = grep { $_->{event} eq 'cache_full' }
+           map { JSON::PP::decode_json($_) } file_lines($events, qr/^\{/);
+ok t_cmp(scalar(@lost), 1, 'one cache_full event for the flush');
+ok t_cmp($lost[0] && $lost[0]{detail}, qr/evicted from memcache:.*put back from the state dir/, 'cache_full: what happened');
