@@ -132,7 +132,7 @@ echo "event log ($work/logs/events.json), last events:"
 tail -n 2 "$work/logs/events.json" | cut -c1-300
 echo
 echo "status handler (curl http://127.0.0.1:8080/ocsp-guard-status):"
-curl -s http://127.0.0.1:8080/ocsp-guard-status | cut -c1-600
+curl -s http://127.0.0.1:8080/ocsp-guard-status | json_pp -json_opt pretty,canonical
 echo
 echo "metrics (?format=prometheus):"
 curl -s 'http://127.0.0.1:8080/ocsp-guard-status?format=prometheus' | grep -v '^#' | head -n 6
