@@ -25,7 +25,7 @@ APR_LIBS   = $(shell apr-1-config --link-ld --libs 2>/dev/null) \
 
 DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
              libapache2-mod-perl2 libcmocka-dev curl iproute2 util-linux \
-             faketime perl squid memcached
+             faketime perl squid memcached gnuplot-nox valgrind
 
 .PHONY: all install test unit apache-test demo deps lint clean bench
 

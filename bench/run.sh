@@ -1,116 +1,141 @@
 #!/usr/bin/env bash
-# make bench (first step): healthy responder, warm caches. Three httpds with
-# identical TLS settings (mpm_event, the same EC key and chain), each its own
-# contender: no stapling (the physical limit), mod_ssl's SSLUseStapling with
-# its defaults, and mod_ocsp_guard with its defaults. Each is loaded in turn
-# by bench/tls_load, twice, alternating, so that machine noise hits all; only
-# ratios are reported. Runs in a private network namespace (only lo).
-# Results: bench/results/healthy.json and a table on stdout.
+# make bench: mod_ocsp_guard side by side with mod_ssl's own stapling
+# (SSLUseStapling), mod_md (MDStapling + MDStapleOthers) and no stapling,
+# one httpd per contender with identical TLS settings, all in one run so
+# that only ratios are reported. Everything on 127.0.0.1 in a private
+# network namespace (only lo): a throwaway PKI, a real `openssl ocsp`
+# responder, and the test suite's fault responder in front of it.
+#
+# Scenarios
+#   healthy   warm caches, each contender loaded alone in turn, twice,
+#             alternating; handshakes/s and the server's CPU per handshake
+#   blackhole / refused / http500 / trylater
+#             all four under load at once; the fault starts at FAULT_AT s
+#             and lasts to the end; responses are valid 60 s, so every
+#             stapling contender has to refresh inside the outage (mod_ssl
+#             with SSLStaplingStandardCacheTimeout 20, as its default hour
+#             would not come round in a run)
+#   restart   full restart of every contender with the responder down
+# then the handshake path under callgrind, 1,000 vhosts, and 10,000
+# certificates through the fetch engine.
+# Results: bench/results/*.json, docs/benchmarks.md, docs/bench-*.png.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-if [ "$(id -u)" = 0 ] && [ -z "${OG_BENCH_IN_NETNS:-}" ]; then
+if [ "$(id -u)" != 0 ]; then
+    echo "make bench needs root (a private network namespace; httpd runs as nobody)" >&2
+    exit 1
+fi
+if [ -z "${OG_BENCH_IN_NETNS:-}" ]; then
     exec env OG_BENCH_IN_NETNS=1 unshare --net --pid --fork --mount-proc -- \
         bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
 fi
-DURATION=${DURATION:-5}
-CONC=${CONC:-8}
+DURATION=${DURATION:-5}          # healthy: seconds per contender and round
+OUTAGE=${OUTAGE:-45}             # outage scenarios: seconds of load
+FAULT_AT=${FAULT_AT:-10}         # ... the fault starts here
+CONC=${CONC:-8}                  # healthy: connections at once
+ONLY=${ONLY:-}                   # e.g. ONLY="healthy blackhole" for a part
 work="$top/build/bench"
-rm -rf "$work"; mkdir -p "$work" "$top/bench/results"
-bash "$top/t/pki/mkpki.sh" "$work/pki" >/dev/null
-apache=$(command -v apache2 || command -v httpd)
-moddir=$(apxs -q LIBEXECDIR)
-user=nobody; group=$(id -gn nobody)
-chmod -R a+rX "$work"
+results="$top/bench/results"
+rm -rf "$work"; mkdir -p "$work" "$results"
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+log() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
+trap 'for c in $CONTENDERS; do stop_contender $c; done' EXIT
 
-( cd "$work/pki" && exec openssl ocsp -index index.txt -port 18880 -rsigner ocsp.crt \
-    -rkey ocsp.key -CA intermediate.crt -ndays 1 >"$work/ocsp.log" 2>&1 ) &
-ocsp_pid=$!
-for _ in $(seq 50); do ss -ltn 'sport = :18880' | grep -q LISTEN && break; sleep 0.1; done
+make_pki
+start_ocsp "-nmin 1"
+start_fault
 
-contender() {   # name port extra-config
-    local name=$1 port=$2 extra=$3 dir="$work/$1"
-    mkdir -p "$dir/logs" "$dir/run" "$dir/state"
-    chown -R "$user" "$dir"
-    cat > "$dir/httpd.conf" <<CONF
-ServerRoot $dir
-ServerName localhost
-PidFile $dir/run/httpd.pid
-DefaultRuntimeDir $dir/run
-Mutex file:$dir/run
-ErrorLog $dir/logs/error_log
-LogLevel warn
-User $user
-Group $group
-LoadModule mpm_event_module $moddir/mod_mpm_event.so
-LoadModule authz_core_module $moddir/mod_authz_core.so
-LoadModule socache_shmcb_module $moddir/mod_socache_shmcb.so
-LoadModule ssl_module $moddir/mod_ssl.so
-StartServers 2
-Listen 127.0.0.1:$port
-SSLProtocol -all +TLSv1.3
-SSLSessionCache none
-SSLSessionTickets off
-$extra
-<VirtualHost 127.0.0.1:$port>
-    ServerName good.test
-    SSLEngine on
-    SSLCertificateFile $work/pki/good.chain.pem
-    SSLCertificateKeyFile $work/pki/good.key
-</VirtualHost>
-CONF
-    "$apache" -f "$dir/httpd.conf" -k start
-}
-
-contender nostaple 9441 ""
-contender modssl 9442 "SSLUseStapling on
-SSLStaplingCache shmcb:$work/modssl/run/stapling(128000)"
-contender guard 9443 "LoadModule ocsp_guard_module $top/.libs/mod_ocsp_guard.so
-OCSPGuardStateDir $work/guard/state"
-sleep 2
-# warm every cache: one stapled handshake each
-for port in 9442 9443; do
-    echo | openssl s_client -connect 127.0.0.1:$port -servername good.test -status >/dev/null 2>&1 || true
-done
-sleep 1
-
-declare -A runs
-for round in 1 2; do
-    for c in nostaple:9441 modssl:9442 guard:9443; do
-        name=${c%%:*}; port=${c##*:}
-        "$top/bench/tls_load" --port "$port" --sni good.test --concurrency "$CONC" \
-            --duration "$DURATION" > "$work/$name-$round.json"
-        runs[$name]="${runs[$name]:-} $work/$name-$round.json"
+start_all() {   # [outage]
+    local c
+    for c in $CONTENDERS; do
+        rm -rf "${work:?}/$c"
+        contender_conf "$c" "$(contender_extra "$c" "${1:-}")"
+        start_contender "$c"
     done
-done
-for c in nostaple modssl guard; do "$apache" -f "$work/$c/httpd.conf" -k stop; done
-kill $ocsp_pid 2>/dev/null || true
+    for c in modssl md guard; do wait_stapled "$c" 30; done
+}
+stop_all() { local c; for c in $CONTENDERS; do stop_contender "$c"; done; }
 
-OUT="$top/bench/results/healthy.json" perl -MJSON::PP -e '
-    my %r;
-    for my $f (@ARGV) {
-        my ($name) = $f =~ m{/(\w+)-\d\.json$};
-        open my $fh, "<", $f or die; local $/; my $j = decode_json(<$fh>);
-        push @{ $r{$name} }, $j;
-    }
-    sub avg { my $s = 0; $s += $_ for @_; $s / @_ }
-    my %s;
-    for my $n (keys %r) {
-        my @j = @{ $r{$n} };
-        $s{$n} = { hps => avg(map { $_->{per_second} } @j),
-                   p50 => avg(map { $_->{p50_ms} } @j),
-                   p99 => avg(map { $_->{p99_ms} } @j),
-                   max => (sort { $b <=> $a } map { $_->{max_ms} } @j)[0],
-                   failed => eval { my $t = 0; $t += $_->{failed_connect} + $_->{failed_handshake} for @j; $t },
-                   stapled => avg(map { $_->{handshakes} ? 100 * $_->{stapled} / $_->{handshakes} : 0 } @j) };
-    }
-    my $base = $s{nostaple};
-    printf "| contender | handshakes/s | ratio to no stapling | p50 ms | p99 ms | max ms | failed | stapled %% |\n";
-    printf "|---|---|---|---|---|---|---|---|\n";
-    for my $n (qw(nostaple modssl guard)) {
-        my $x = $s{$n};
-        printf "| %s | %.0f | %.3f | %.2f | %.2f | %.1f | %d | %.1f |\n", $n, $x->{hps},
-            $x->{hps} / $base->{hps}, $x->{p50}, $x->{p99}, $x->{max}, $x->{failed}, $x->{stapled};
-    }
-    printf "\nmod_ocsp_guard / mod_ssl stapling: %.3f\n", $s{guard}{hps} / $s{modssl}{hps};
-    open my $o, ">", $ENV{OUT} or die; print $o encode_json(\%s); close $o;
-' ${runs[nostaple]} ${runs[modssl]} ${runs[guard]}
+# --- healthy, warm -------------------------------------------------------
+if want healthy; then
+    log "healthy responder, warm caches: each contender alone, ${DURATION} s x 2"
+    start_all
+    for round in 1 2; do
+        for c in $CONTENDERS; do
+            before=$(cpu_ticks "$c")
+            "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test \
+                --concurrency "$CONC" --duration "$DURATION" > "$work/healthy-$c-$round.json"
+            after=$(cpu_ticks "$c")
+            echo "$((after - before))" > "$work/healthy-$c-$round.ticks"
+        done
+    done
+    stop_all
+    perl "$top/bench/report.pl" healthy "$work" "$(getconf CLK_TCK)" > "$results/healthy.json"
+fi
+
+# --- outages under load ----------------------------------------------------
+outage() {   # scenario
+    local s=$1 c pids=()
+    log "$s from second $FAULT_AT of $OUTAGE, all contenders under load at once"
+    start_all outage
+    for c in $CONTENDERS; do
+        "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test --concurrency 2 \
+            --duration "$OUTAGE" --phase-at "$FAULT_AT" > "$work/$s-$c.json" &
+        pids+=($!)
+    done
+    sleep "$FAULT_AT"
+    case $s in
+        refused) stop_fault ;;
+        *) fault "$s" ;;
+    esac
+    wait "${pids[@]}"
+    stop_all
+    [ "$s" = refused ] && start_fault
+    fault relay
+    perl "$top/bench/report.pl" outage "$work" "$s" > "$results/$s.json"
+}
+for s in blackhole refused http500 trylater; do
+    want "$s" && outage "$s"
+done
+
+# --- full restart with the responder down -----------------------------------
+if want restart; then
+    log "full restart of every contender with the responder down"
+    start_all
+    stop_all
+    fault blackhole
+    pids=()
+    for c in $CONTENDERS; do
+        # keep what each keeps on disk (mod_md's store, our state dir); a
+        # shmcb cache does not survive a full restart
+        start_contender "$c"
+        "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test --concurrency 2 \
+            --duration 15 > "$work/restart-$c.json" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    stop_all
+    fault relay
+    perl "$top/bench/report.pl" outage "$work" restart > "$results/restart.json"
+fi
+
+kill "$fault_pid" "$ocsp_pid" 2>/dev/null || true
+
+if want callgrind; then
+    log "the handshake path under callgrind"
+    bash "$top/bench/callgrind.sh" "$work/callgrind" "$results/callgrind.json" || true
+fi
+if want vhosts; then
+    log "1,000 vhosts, each with its own certificate"
+    bash "$top/bench/scale_vhosts.sh" "$work/vhosts" "$results/vhosts.json" || true
+fi
+if want fetch; then
+    log "10,000 certificates through the fetch engine"
+    bash "$top/bench/scale_fetch.sh" "$work/fetch" "$work/pki" "$results/fetch.json" || true
+fi
+
+perl "$top/bench/report.pl" doc "$results" "$top/docs"
+echo
+cat "$top/docs/benchmarks.md"

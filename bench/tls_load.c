@@ -6,6 +6,9 @@
  * and a per-second timeline. Loopback targets only (127.0.0.1).
  *
  *   tls_load --port 8443 --sni good.test [--concurrency 8] [--duration 10]
+ *            [--count N]   (stop after N handshakes, e.g. 1: the first one)
+ *            [--phase-at S] (also summarise before and after second S, e.g.
+ *                            when a fault is injected)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <openssl/err.h>
@@ -26,6 +30,7 @@
 #define MAX_SECONDS 3600
 
 typedef struct {
+    double start;       /* seconds since t_start */
     double ms;
     int stapled;
     int cert_status;    /* V_OCSP_CERTSTATUS_*, -1 none */
@@ -33,11 +38,15 @@ typedef struct {
 
 typedef struct {
     /* per second buckets */
-    long done[MAX_SECONDS], stapled[MAX_SECONDS], failed[MAX_SECONDS];
+    long done[MAX_SECONDS], stapled[MAX_SECONDS], good[MAX_SECONDS];
+    long failed[MAX_SECONDS];
     double max_ms[MAX_SECONDS], sum_ms[MAX_SECONDS];
 } timeline_t;
 
 static int opt_port = 8443, opt_conc = 8, opt_duration = 10;
+static long opt_count;      /* 0: no limit */
+static double opt_phase_at; /* 0: one phase */
+static long started;
 static const char *opt_sni = "localhost";
 static SSL_CTX *ctx;
 static double t_start;
@@ -95,6 +104,7 @@ static void record(double t0, double ms, int ok, int stapled, int status)
         if (ok) {
             tl.done[sec]++;
             tl.stapled[sec] += stapled;
+            tl.good[sec] += status == V_OCSP_CERTSTATUS_GOOD;
             tl.sum_ms[sec] += ms;
             if (ms > tl.max_ms[sec])
                 tl.max_ms[sec] = ms;
@@ -108,6 +118,7 @@ static void record(double t0, double ms, int ok, int stapled, int status)
             capsamples = capsamples ? capsamples * 2 : 65536;
             samples = realloc(samples, capsamples * sizeof(*samples));
         }
+        samples[nsamples].start = t0 - t_start;
         samples[nsamples].ms = ms;
         samples[nsamples].stapled = stapled;
         samples[nsamples].cert_status = status;
@@ -125,7 +136,8 @@ static void *worker(void *arg)
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)opt_port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    while (now_s() - t_start < opt_duration) {
+    while (now_s() - t_start < opt_duration
+           && (!opt_count || __sync_fetch_and_add(&started, 1) < opt_count)) {
         double t0 = now_s();
         int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, stapled = 0;
         SSL *ssl;
@@ -164,12 +176,36 @@ static int cmp_ms(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Latency summary of the samples started in [from, to), as JSON. */
+static void print_phase(const char *name, double from, double to)
+{
+    size_t k, n = 0;
+    double *ms = malloc((nsamples ? nsamples : 1) * sizeof(*ms));
+    long stapled = 0;
+
+    for (k = 0; k < nsamples; k++) {
+        if (samples[k].start >= from && samples[k].start < to) {
+            ms[n++] = samples[k].ms;
+            stapled += samples[k].cert_status == V_OCSP_CERTSTATUS_GOOD;
+        }
+    }
+    /* samples are sorted by latency already: so is ms[] */
+    printf(",\"%s\":{\"from_s\":%.0f,\"to_s\":%.0f,\"handshakes\":%zu,"
+           "\"per_second\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+           "\"max_ms\":%.3f,\"stapled_good\":%ld}", name, from, to, n,
+           to > from ? (double)n / (to - from) : 0.0,
+           n ? ms[n / 2] : 0.0, n ? ms[(size_t)((double)n * 0.99)] : 0.0,
+           n ? ms[n - 1] : 0.0, stapled);
+    free(ms);
+}
+
 int main(int argc, char **argv)
 {
     pthread_t *threads;
     int i, seconds;
     long stapled = 0, good = 0;
-    double p50 = 0, p99 = 0, max = 0;
+    double p50 = 0, p99 = 0, max = 0, elapsed;
+    size_t first = 0;
 
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc)
@@ -180,9 +216,14 @@ int main(int argc, char **argv)
             opt_conc = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--duration") && i + 1 < argc)
             opt_duration = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+            opt_count = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--phase-at") && i + 1 < argc)
+            opt_phase_at = atof(argv[++i]);
         else {
             fprintf(stderr, "usage: tls_load --port N --sni NAME"
-                    " [--concurrency C] [--duration S]\n");
+                    " [--concurrency C] [--duration S] [--count N]"
+                    " [--phase-at S]\n");
             return 2;
         }
     }
@@ -210,21 +251,49 @@ int main(int argc, char **argv)
         stapled += samples[k].stapled;
         good += samples[k].cert_status == V_OCSP_CERTSTATUS_GOOD;
     }
+    elapsed = now_s() - t_start;
+    if (elapsed > opt_duration)
+        elapsed = opt_duration;
     printf("{\"port\":%d,\"sni\":\"%s\",\"concurrency\":%d,\"duration_s\":%d,"
            "\"handshakes\":%zu,\"per_second\":%.1f,\"p50_ms\":%.3f,"
            "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"stapled\":%ld,\"stapled_good\":%ld,"
            "\"failed_connect\":%ld,\"failed_handshake\":%ld,\"timeline\":[",
            opt_port, opt_sni, opt_conc, opt_duration, nsamples,
-           (double)nsamples / opt_duration, p50, p99, max, stapled, good,
+           (double)nsamples / elapsed, p50, p99, max, stapled, good,
            fail_connect, fail_handshake);
-    seconds = opt_duration;
+    seconds = (int)elapsed + 1 < opt_duration ? (int)elapsed + 1 : opt_duration;
     for (i = 0; i < seconds; i++)
-        printf("%s{\"s\":%d,\"done\":%ld,\"stapled\":%ld,\"failed\":%ld,"
-               "\"mean_ms\":%.3f,\"max_ms\":%.3f}", i ? "," : "", i,
-               tl.done[i], tl.stapled[i], tl.failed[i],
+        printf("%s{\"s\":%d,\"done\":%ld,\"stapled\":%ld,\"good\":%ld,"
+               "\"failed\":%ld,\"mean_ms\":%.3f,\"max_ms\":%.3f}",
+               i ? "," : "", i, tl.done[i], tl.stapled[i], tl.good[i],
+               tl.failed[i],
                tl.done[i] ? tl.sum_ms[i] / (double)tl.done[i] : 0.0,
                tl.max_ms[i]);
-    printf("]}\n");
+    printf("]");
+    /* the client's own CPU: what it takes from a server on shared cores */
+    {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double us = ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) * 1e6
+                    + (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec;
+        printf(",\"client_cpu_us_per_handshake\":%.1f",
+               nsamples ? us / (double)nsamples : 0.0);
+    }
+    /* the first handshake of the run: after a restart, the one that
+     * shows a blocking fetch */
+    for (size_t k = 0; k < nsamples; k++)
+        if (k == 0 || samples[k].start < samples[first].start)
+            first = k;
+    if (nsamples)
+        printf(",\"first\":{\"ms\":%.3f,\"stapled_good\":%s}",
+               samples[first].ms,
+               samples[first].cert_status == V_OCSP_CERTSTATUS_GOOD
+                   ? "true" : "false");
+    if (opt_phase_at > 0) {
+        print_phase("before", 0, opt_phase_at);
+        print_phase("after", opt_phase_at, elapsed);
+    }
+    printf("}\n");
     free(samples);
     free(threads);
     SSL_CTX_free(ctx);

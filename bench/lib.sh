@@ -1,0 +1,141 @@
+# Shared by the bench scripts (sourced): the throwaway PKI, the responders
+# and the contenders, all on 127.0.0.1 inside a private network namespace.
+# Expects: top (the checkout) and work (a scratch dir) set by the caller.
+
+apache=$(command -v apache2 || command -v httpd)
+moddir=$(apxs -q LIBEXECDIR)
+user=nobody
+group=$(id -gn nobody)
+
+OCSP_PORT=18884        # openssl ocsp, responses valid one minute
+FAULT_PORT=18890       # t/bin/fault_responder.pl, the AIA of faulty.test
+CONTENDERS="nostaple modssl md guard"
+declare -A PORT=([nostaple]=9441 [modssl]=9442 [md]=9444 [guard]=9443)
+
+listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
+wait_listening() {   # port [tenths]
+    local i
+    for ((i = 0; i < ${2:-100}; i++)); do listening "$1" && return 0; sleep 0.1; done
+    return 1
+}
+
+make_pki() {
+    bash "$top/t/pki/mkpki.sh" "$work/pki" >/dev/null 2>&1
+    chmod -R a+rX "$work"
+}
+
+# The real responder (never probed with a bare TCP connect: openssl ocsp
+# spins on an empty connection; ss tells when it listens).
+start_ocsp() {   # validity option, e.g. "-nmin 1"
+    ( cd "$work/pki" && exec openssl ocsp -index index.txt -port $OCSP_PORT \
+        -rsigner ocsp.crt -rkey ocsp.key -CA intermediate.crt $1 \
+        >"$work/ocsp.log" 2>&1 ) &
+    ocsp_pid=$!
+    wait_listening $OCSP_PORT
+}
+
+# The fault responder, relaying to the real one until told otherwise.
+fault() { echo "$1" > "$work/fault.mode"; }
+start_fault() {
+    fault relay
+    perl "$top/t/bin/fault_responder.pl" --port $FAULT_PORT --mode-file "$work/fault.mode" \
+        --upstream $OCSP_PORT --dir "$work/pki" >>"$work/fault.log" 2>&1 &
+    fault_pid=$!
+    wait_listening $FAULT_PORT
+}
+stop_fault() {   # "refused": nothing listens any more
+    kill "$fault_pid" 2>/dev/null || true
+    wait "$fault_pid" 2>/dev/null || true
+    for _ in $(seq 50); do listening $FAULT_PORT || break; sleep 0.1; done
+}
+
+# One httpd per contender, identical TLS settings: mpm_event, TLS 1.3, the
+# same EC P-256 key and chain, no session resumption.
+#   contender_conf name extra-config
+contender_conf() {
+    local name=$1 extra=$2 dir="$work/$1" port=${PORT[$1]}
+    mkdir -p "$dir/logs" "$dir/run" "$dir/state" "$dir/md"
+    chown -R "$user" "$dir"
+    cat > "$dir/httpd.conf" <<CONF
+ServerRoot $dir
+ServerName localhost
+PidFile $dir/run/httpd.pid
+DefaultRuntimeDir $dir/run
+Mutex file:$dir/run
+ErrorLog $dir/logs/error_log
+LogLevel warn
+User $user
+Group $group
+LoadModule mpm_event_module $moddir/mod_mpm_event.so
+LoadModule authz_core_module $moddir/mod_authz_core.so
+LoadModule socache_shmcb_module $moddir/mod_socache_shmcb.so
+LoadModule ssl_module $moddir/mod_ssl.so
+StartServers 2
+Listen 127.0.0.1:$port
+SSLProtocol -all +TLSv1.3
+SSLSessionCache none
+SSLSessionTickets off
+$extra
+<VirtualHost 127.0.0.1:$port>
+    ServerName faulty.test
+    SSLEngine on
+    SSLCertificateFile $work/pki/faulty.chain.pem
+    SSLCertificateKeyFile $work/pki/faulty.key
+</VirtualHost>
+CONF
+}
+
+# What each contender is, with its defaults (the outage scenarios add only
+# what makes a refresh fall inside the run: see run.sh).
+contender_extra() {   # name [outage]
+    local dir="$work/$1"
+    case $1 in
+        nostaple) ;;
+        modssl) echo "SSLUseStapling on
+SSLStaplingCache shmcb:$dir/run/stapling(128000)"
+                [ -n "${2:-}" ] && echo "SSLStaplingStandardCacheTimeout 20" ;;
+        md) echo "LoadModule md_module $moddir/mod_md.so
+MDStoreDir $dir/md
+MDStapling on
+MDStapleOthers on" ;;
+        guard) echo "LoadModule ocsp_guard_module $top/.libs/mod_ocsp_guard.so
+OCSPGuardStateDir $dir/state" ;;
+    esac
+}
+
+start_contender() {   # name
+    "$apache" -f "$work/$1/httpd.conf" -k start
+    wait_listening "${PORT[$1]}"
+}
+stop_contender() {   # name
+    local pidfile="$work/$1/run/httpd.pid" pid
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    "$apache" -f "$work/$1/httpd.conf" -k stop 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+}
+
+# Wait until a handshake gets a good staple (mod_md and mod_ocsp_guard fetch
+# in the background; mod_ssl fetches in the first handshake).
+wait_stapled() {   # name [seconds]
+    local i
+    for ((i = 0; i < ${2:-20} * 4; i++)); do
+        "$top/bench/tls_load" --port "${PORT[$1]}" --sni faulty.test --count 1 \
+            --concurrency 1 --duration 5 | grep -q '"stapled_good":1' && return 0
+        sleep 0.25
+    done
+    echo "bench: $1 did not staple within ${2:-20} s" >&2
+    return 1
+}
+
+# CPU seconds (user+system) of an httpd and its children, dead ones included.
+cpu_ticks() {   # name
+    local pid total=0 f
+    pid=$(cat "$work/$1/run/httpd.pid")
+    for f in /proc/$pid/stat $(for c in $(pgrep -P "$pid"); do echo /proc/$c/stat; done); do
+        [ -r "$f" ] || continue
+        # fields after the command: utime stime cutime cstime are 14-17
+        total=$((total + $(sed 's/.*) //' "$f" | awk '{print $12 + $13 + $14 + $15}')))
+    done
+    echo "$total"
+}
