@@ -121,8 +121,6 @@ if want restart; then
     perl "$top/bench/report.pl" outage "$work" restart > "$results/restart.json"
 fi
 
-kill "$fault_pid" "$ocsp_pid" 2>/dev/null || true
-
 if want callgrind; then
     log "the handshake path under callgrind"
     bash "$top/bench/callgrind.sh" "$work/callgrind" "$results/callgrind.json" || true
@@ -136,6 +134,7 @@ if want fetch; then
     bash "$top/bench/scale_fetch.sh" "$work/fetch" "$work/pki" "$results/fetch.json" || true
 fi
 
+kill "$fault_pid" "$ocsp_pid" 2>/dev/null || true
 perl "$top/bench/report.pl" doc "$results" "$top/docs"
 echo
 cat "$top/docs/benchmarks.md"
