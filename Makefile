@@ -78,7 +78,11 @@ demo: $(MODULE)
 bench/tls_load: bench/tls_load.c
 	$(CC) $(WARN) -O2 -o $@ $< -lssl -lcrypto -lpthread
 
-bench: $(MODULE) bench/tls_load
+bench/fetch_scale: bench/fetch_scale.c $(SRC) $(wildcard src/*.h)
+	$(CC) $(WARN) -O2 -g -I. $(APR_CFLAGS) -o $@ bench/fetch_scale.c $(SRC) \
+	    $(APR_LIBS) $(LIBS)
+
+bench: $(MODULE) bench/tls_load bench/fetch_scale
 	bash bench/run.sh
 
 deps:
@@ -98,4 +102,4 @@ lint:
 
 clean:
 	rm -rf .libs *.la *.lo *.slo *.o src/*.lo src/*.slo src/*.o src/.libs \
-	    $(UNIT_TESTS) $(TOOL) bench/tls_load build
+	    $(UNIT_TESTS) $(TOOL) bench/tls_load bench/fetch_scale build

@@ -55,6 +55,8 @@ module AP_MODULE_DECLARE_DATA ocsp_guard_module;
 #define OG_CACHE_MIN_SIZE ((apr_size_t)512 * 1024)
 /* how often the fetcher checks that the cache still holds each response */
 #define OG_PRESENCE_CHECK apr_time_from_sec(15)
+/* jobs per fetch batch, in units of the transfers run at once */
+#define OG_BATCH_FACTOR   4
 
 /* Per certificate in shared memory. `generation` is bumped by the fetcher
  * after it stores a new response and read without a lock by every
@@ -130,6 +132,7 @@ typedef struct {
     apr_pool_t *pool;               /* pconf */
     server_rec *s;
     apr_hash_t *by_id;
+    apr_hash_t *issuers;            /* X509 * by SHA-1 of the DER */
     apr_array_header_t *entries;    /* og_entry_t *, priming order */
     int owned;                      /* entries claimed */
     const ap_socache_provider_t *cache_provider;
@@ -549,6 +552,27 @@ static const command_rec og_cmds[] = {
 /* ------------------------------------------------------------------ */
 /* registry: built at prime time, in the parent                       */
 
+/* Certificates of one CA share its intermediate: keep one parsed copy of
+ * each issuer (refcounted), not one per certificate. */
+static void og_share_issuer(og_cert_t *c)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    X509 *shared;
+
+    if (!X509_digest(c->issuer, EVP_sha1(), md, &len))
+        return;
+    shared = apr_hash_get(og->issuers, md, (apr_ssize_t)len);
+    if (!shared) {
+        apr_hash_set(og->issuers, apr_pmemdup(og->pool, md, len),
+                     (apr_ssize_t)len, c->issuer);
+    }
+    else if (shared != c->issuer && X509_up_ref(shared)) {
+        X509_free(c->issuer);
+        c->issuer = shared;
+    }
+}
+
 static og_entry_t *og_entry_for(server_rec *s, apr_pool_t *p, const char *id,
                                 apr_size_t id_len, const char *pem)
 {
@@ -568,6 +592,8 @@ static og_entry_t *og_entry_for(server_rec *s, apr_pool_t *p, const char *id,
     e->cert = og_cert_parse(pem, og->pool, &err);
     if (!e->cert)
         e->parse_error = err;
+    else
+        og_share_issuer(e->cert);
     (void)p;
     (void)s;
     apr_hash_set(og->by_id, e->id, (apr_ssize_t)e->id_len, e);
@@ -1196,7 +1222,7 @@ static void og_expiring_event(og_entry_t *e, apr_time_t now, apr_pool_t *p)
     og_emit(e, &ev, p);
 }
 
-static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
+static og_fetch_t *og_fetch_handle(og_fetch_t *f)
 {
     og_job_t *job = f->baton;
     og_entry_t *e = job->entry;
@@ -1207,7 +1233,6 @@ static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
     const og_attempt_t *a = &APR_ARRAY_IDX(e->chain, job->attempt,
                                            og_attempt_t);
 
-    (void)ctx;
     if (err == OG_OK) {
         err = og_validate_response(e->cert, f->body, f->body_len, now,
                                    OG_CLOCK_SKEW, &v, job->pool);
@@ -1273,7 +1298,24 @@ static void og_slot_set_held(og_entry_t *e, const og_record_t *rec,
  * fetcher stored (before a graceful restart or a crash); in a fleet sharing
  * one cache (memcache:), what another server fetched, so a fleet makes about
  * one fetch per certificate per round. 1 when taken. */
+static int og_take_cached_in(og_entry_t *e, apr_time_t now, apr_pool_t *p);
+
+/* In a pool of its own: called for every certificate due, it would
+ * otherwise keep a record-sized buffer per certificate until the round
+ * ends. */
 static int og_take_cached(og_entry_t *e, apr_time_t now, apr_pool_t *p)
+{
+    apr_pool_t *sub;
+    int taken;
+
+    if (apr_pool_create(&sub, p) != APR_SUCCESS)
+        return 0;
+    taken = og_take_cached_in(e, now, sub);
+    apr_pool_destroy(sub);
+    return taken;
+}
+
+static int og_take_cached_in(og_entry_t *e, apr_time_t now, apr_pool_t *p)
 {
     unsigned char *buf = apr_palloc(p, og->record_max);
     og_record_t rec;
@@ -1301,6 +1343,21 @@ static int og_take_cached(og_entry_t *e, apr_time_t now, apr_pool_t *p)
                  " fetcher): taken", e->cert->subject,
                  og_fmt_time(p, v.next_update), og->cache_desc);
     return 1;
+}
+
+/* Each job has a pool of its own, freed as soon as its last attempt is
+ * handled: with a thousand certificates due at once, the fetcher holds
+ * only the jobs in flight, not the whole round. */
+static og_fetch_t *og_fetch_done(og_fetch_t *f, void *ctx)
+{
+    og_job_t *job = f->baton;
+    apr_pool_t *job_pool = job->pool;
+    og_fetch_t *follow = og_fetch_handle(f);
+
+    (void)ctx;
+    if (!follow)
+        apr_pool_destroy(job_pool);
+    return follow;
 }
 
 static void og_run_round(apr_pool_t *p)
@@ -1334,10 +1391,23 @@ static void og_run_round(apr_pool_t *p)
         }
         if (e->next_attempt > now || og_take_cached(e, now, p))
             continue;
-        job = apr_pcalloc(p, sizeof(*job));
+        {
+            apr_pool_t *job_pool;
+
+            if (apr_pool_create(&job_pool, p) != APR_SUCCESS)
+                break;
+            job = apr_pcalloc(job_pool, sizeof(*job));
+            job->pool = job_pool;
+        }
         job->entry = e;
-        job->pool = p;
         APR_ARRAY_PUSH(batch, og_fetch_t *) = og_job_fetch(job);
+        /* A bounded batch at a time: with a thousand certificates due at
+         * once, memory holds a few batches of jobs, not the whole round. */
+        if (batch->nelts >= og->fetch_opts.max_parallel * OG_BATCH_FACTOR) {
+            og_fetch_run(batch, &og->fetch_opts, og_fetch_done, NULL, p);
+            apr_array_clear(batch);
+            now = apr_time_now();
+        }
     }
     if (batch->nelts > 0)
         og_fetch_run(batch, &og->fetch_opts, og_fetch_done, NULL, p);
@@ -1778,6 +1848,7 @@ static int og_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     og = apr_pcalloc(pconf, sizeof(*og));
     og->pool = pconf;
     og->by_id = apr_hash_make_custom(pconf, og_id_hash);
+    og->issuers = apr_hash_make(pconf);
     og->entries = apr_array_make(pconf, 8, sizeof(og_entry_t *));
     return ap_mutex_register(pconf, OG_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }

@@ -30,10 +30,10 @@ if ($mode eq 'healthy') {
     my %out;
     for my $c (@CONTENDERS) {
         my (@j, @ticks);
-        for my $round (1, 2) {
+        for my $round (1 .. 9) {
             my $j = slurp_json("$work/healthy-$c-$round.json") or next;
-            push @j, $j;
             open my $fh, '<', "$work/healthy-$c-$round.ticks" or next;
+            push @j, $j;
             push @ticks, scalar <$fh>;
         }
         next unless @j;
@@ -49,6 +49,8 @@ if ($mode eq 'healthy') {
             server_cpu_us_per_handshake => $hs ? 1e6 * $t / $tck / $hs : 0,
             client_cpu_us_per_handshake => avg(map { $_->{client_cpu_us_per_handshake} // 0 } @j),
             rounds => [map { $_->{per_second} } @j],
+            # server CPU per handshake in each round, to pair rounds
+            rounds_cpu_us => [map { $j[$_]{handshakes} ? 1e6 * $ticks[$_] / $tck / $j[$_]{handshakes} : 0 } 0 .. $#j],
         };
     }
     print $json->encode(\%out);
@@ -69,7 +71,17 @@ elsif ($mode eq 'outage') {
                 if ($t->{done} < $healthy_rate / 2) { $low++; $low_s //= $t->{s} }
             }
         }
+        # single handshakes made one contender at a time after a start
+        my @first;
+        if (open my $fh, '<', "$work/$s-$c.first") {
+            while (my $l = <$fh>) {
+                my $p = eval { decode_json($l) } or next;
+                push @first, { ms => $p->{first} ? $p->{first}{ms} : undef,
+                               stapled_good => $p->{stapled_good} ? 1 : 0 };
+            }
+        }
         $out{$c} = {
+            probes => \@first,
             handshakes => $j->{handshakes},
             failed => $j->{failed_connect} + $j->{failed_handshake},
             stapled_good => $j->{stapled_good},
@@ -178,44 +190,71 @@ sub doc {
                 $cm / $cg, verdict($cm / $cg >= 1.0), $cn / $cg, verdict($cn / $cg >= 0.95),
                 $g / $h->{modssl}{handshakes_per_s}, $g / $base->{handshakes_per_s};
         }
+        if ($h->{guard} && $h->{guard}{rounds_cpu_us}) {
+            my @r;
+            for my $i (0 .. $#{ $h->{guard}{rounds_cpu_us} }) {
+                my ($g, $n, $m) = map { $h->{$_}{rounds_cpu_us}[$i] } qw(guard nostaple md);
+                push @r, sprintf('%.3f (mod_md %.3f)', $n / $g, $n / $m) if $g && $n && $m;
+            }
+            $md .= "Round by round (each contender's rounds adjacent in time), handshakes per\n"
+                . "server CPU-second of mod_ocsp_guard / no stapling: " . join(', ', @r)
+                . ". The spread between rounds is this machine's noise.\n\n" if @r;
+        }
     }
 
-    my %TITLE = (blackhole => 'responder blackholed (accepts, never answers)',
+    my $FIRST = 5;
+    my %TITLE = (cold => 'first start with the responder blackholed, nothing saved',
+                 blackhole => 'responder blackholed (accepts, never answers)',
                  refused => 'responder refusing connections',
                  http500 => 'responder answering HTTP 500',
                  trylater => 'responder answering OCSP tryLater',
                  restart => 'full restart with the responder blackholed');
     my @plots;
-    for my $s (qw(blackhole refused http500 trylater restart)) {
+    for my $s (qw(blackhole refused http500 trylater restart cold)) {
         my $r = slurp_json("$results/$s.json") or next;
-        my $restart = $s eq 'restart';
+        my $restart = $s eq 'restart' || $s eq 'cold';
         my $fault_at = $restart ? undef : ($r->{guard} && $r->{guard}{before} ? $r->{guard}{before}{to_s} : undef);
         $md .= "## " . ucfirst($TITLE{$s}) . "\n\n";
         if ($restart) {
-            $md .= "Every contender stopped, the responder blackholed, every contender\n"
-                . "started again (mod_md's store and our state dir kept, as on disk) and\n"
-                . "loaded at once with 2 connections each for 15 s.\n\n"
-                . "| contender | first handshake ms | first stapled | handshakes | failed | stapled good % | p99 ms | max ms |\n"
-                . "|---|---|---|---|---|---|---|---|\n";
+            $md .= ($s eq 'cold'
+                    ? "Every contender started for the first time (nothing saved: no state dir,\n"
+                      . "no mod_md store, no cache) with the responder blackholed.\n"
+                    : "Every contender stopped, the responder blackholed, every contender\n"
+                      . "started again (mod_md's store and our state dir kept, as on disk).\n")
+                . "Then $FIRST single handshakes per contender, one contender at a time with\n"
+                . "nothing else running (mod_ssl last), and all four loaded at once with 2\n"
+                . "connections each for 15 s.\n\n"
+                . "| contender | first handshake ms | stapled | next handshakes, median ms | stapled | under load: handshakes | failed | stapled good % | p99 ms | max ms |\n"
+                . "|---|---|---|---|---|---|---|---|---|---|\n";
             for my $c (@CONTENDERS) {
                 my $x = $r->{$c} or next;
-                $md .= sprintf "| %s | %.1f | %s | %d | %d | %.1f | %.2f | %.1f |\n", $NAME{$c},
-                    $x->{first}{ms} // 0, ($x->{first}{stapled_good} ? 'yes' : 'no'),
+                my @p = @{ $x->{probes} || [] };
+                my $first = shift @p;
+                my @rest = sort { $a <=> $b } grep { defined } map { $_->{ms} } @p;
+                $md .= sprintf "| %s | %s | %s | %s | %d/%d | %d | %d | %.1f | %.2f | %.1f |\n", $NAME{$c},
+                    $first ? fmt('%.1f', $first->{ms}) : 'n/a', ($first && $first->{stapled_good} ? 'yes' : 'no'),
+                    @rest ? sprintf('%.1f', $rest[$#rest / 2]) : 'n/a',
+                    scalar(grep { $_->{stapled_good} } @p), scalar(@p),
                     $x->{handshakes}, $x->{failed},
                     $x->{handshakes} ? 100 * $x->{stapled_good} / $x->{handshakes} : 0,
                     $x->{p99_ms}, $x->{max_ms};
             }
-            if ($r->{guard} && $r->{nostaple}) {
-                my ($g, $n) = ($r->{guard}{first}{ms} // 0, $r->{nostaple}{first}{ms} // 0);
-                $md .= sprintf "\nTargets: our first handshake %.1f ms vs %.1f ms unstapled (ratio %.2f); "
-                    . "stapled from the first handshake: %s.\n\n", $g, $n, $n ? $g / $n : 0,
-                    verdict($r->{guard}{first}{stapled_good});
+            if ($r->{guard} && $r->{nostaple} && @{ $r->{guard}{probes} || [] } && @{ $r->{nostaple}{probes} || [] }) {
+                my ($g, $n) = ($r->{guard}{probes}[0], $r->{nostaple}{probes}[0]);
+                $md .= sprintf "\nTargets: our first handshake %.1f ms vs %.1f ms for no stapling (ratio %.2f; "
+                    . "no wait for the responder: %s)", $g->{ms}, $n->{ms}, $n->{ms} ? $g->{ms} / $n->{ms} : 0,
+                    verdict($g->{ms} < 1000);
+                $md .= $s eq 'cold' ? ".\n\n"
+                    : sprintf("; stapled from the first handshake: %s.\n\n", verdict($g->{stapled_good}));
             }
         }
         else {
             $md .= "All four contenders under load at once (2 connections each); the fault\n"
                 . "starts at second $fault_at and lasts to the end. Responses are valid 60 s\n"
-                . "and every contender has to refresh inside the outage.\n\n"
+                . "and every contender has to refresh inside the outage (mod_ssl with\n"
+                . "SSLStaplingStandardCacheTimeout 20, its one setting off the defaults: its\n"
+                . "default hour would not come round in a run; mod_md and mod_ocsp_guard\n"
+                . "refresh at their default share of the validity).\n\n"
                 . "| contender | failed | stapled good % | p50 ms before / during | p99 ms before / during | max ms during | handshakes/s before / during | seconds below half rate |\n"
                 . "|---|---|---|---|---|---|---|---|\n";
             for my $c (@CONTENDERS) {

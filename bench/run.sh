@@ -16,6 +16,7 @@
 #             with SSLStaplingStandardCacheTimeout 20, as its default hour
 #             would not come round in a run)
 #   restart   full restart of every contender with the responder down
+#   cold      first start with the responder down and nothing saved
 # then the handshake path under callgrind, 1,000 vhosts, and 10,000
 # certificates through the fetch engine.
 # Results: bench/results/*.json, docs/benchmarks.md, docs/bench-*.png.
@@ -30,6 +31,7 @@ if [ -z "${OG_BENCH_IN_NETNS:-}" ]; then
         bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
 fi
 DURATION=${DURATION:-5}          # healthy: seconds per contender and round
+ROUNDS=${ROUNDS:-3}              # healthy: rounds, alternating contenders
 OUTAGE=${OUTAGE:-45}             # outage scenarios: seconds of load
 FAULT_AT=${FAULT_AT:-10}         # ... the fault starts here
 CONC=${CONC:-8}                  # healthy: connections at once
@@ -60,9 +62,9 @@ stop_all() { local c; for c in $CONTENDERS; do stop_contender "$c"; done; }
 
 # --- healthy, warm -------------------------------------------------------
 if want healthy; then
-    log "healthy responder, warm caches: each contender alone, ${DURATION} s x 2"
+    log "healthy responder, warm caches: each contender alone, ${DURATION} s x $ROUNDS"
     start_all
-    for round in 1 2; do
+    for ((round = 1; round <= ROUNDS; round++)); do
         for c in $CONTENDERS; do
             before=$(cpu_ticks "$c")
             "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test \
@@ -100,26 +102,44 @@ for s in blackhole refused http500 trylater; do
     want "$s" && outage "$s"
 done
 
-# --- full restart with the responder down -----------------------------------
-if want restart; then
-    log "full restart of every contender with the responder down"
+# --- starting with the responder down -------------------------------------
+# First handshakes, one contender at a time with nothing else running (so
+# that only the start-up is measured): FIRST_PROBES single handshakes each,
+# mod_ssl last (its first one waits for the responder). Then all four under
+# load at once for 15 s.
+#   restart: a full restart; what each keeps on disk is kept (mod_md's
+#            store, our state dir); a shmcb cache does not survive it
+#   cold:    the same with nothing kept: a first start with the CA down
+FIRST_PROBES=${FIRST_PROBES:-5}
+start_down() {   # scenario
+    local s=$1 c k pids=()
+    log "$s with the responder down"
     start_all
     stop_all
+    if [ "$s" = cold ]; then
+        for c in $CONTENDERS; do rm -rf "${work:?}/$c/state/"* "${work:?}/$c/md/"*; done
+    fi
     fault blackhole
-    pids=()
+    for c in $CONTENDERS; do start_contender "$c"; done
+    sleep 1
+    for c in nostaple md guard modssl; do
+        for ((k = 1; k <= FIRST_PROBES; k++)); do
+            "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test --count 1 \
+                --concurrency 1 --duration 30
+        done > "$work/$s-$c.first"
+    done
     for c in $CONTENDERS; do
-        # keep what each keeps on disk (mod_md's store, our state dir); a
-        # shmcb cache does not survive a full restart
-        start_contender "$c"
         "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test --concurrency 2 \
-            --duration 15 > "$work/restart-$c.json" &
+            --duration 15 > "$work/$s-$c.json" &
         pids+=($!)
     done
     wait "${pids[@]}"
     stop_all
     fault relay
-    perl "$top/bench/report.pl" outage "$work" restart > "$results/restart.json"
-fi
+    perl "$top/bench/report.pl" outage "$work" "$s" > "$results/$s.json"
+}
+want restart && start_down restart
+want cold && start_down cold
 
 if want callgrind; then
     log "the handshake path under callgrind"

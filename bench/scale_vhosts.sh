@@ -16,7 +16,7 @@ N=${VHOSTS:-1000}
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
 OCSP2=18960 FAULT2=18961 HTTPS=9460 STATUS=9461
-rm -rf "$dir"; mkdir -p "$dir/certs"
+rm -rf "$dir"; mkdir -p "$dir/certs" "$dir/mint"
 pki="$work/pki"
 
 # --- the certificates: one key, N certificates (distinct serials and names),
@@ -59,7 +59,11 @@ LoadModule mpm_event_module $moddir/mod_mpm_event.so
 LoadModule authz_core_module $moddir/mod_authz_core.so
 LoadModule socache_shmcb_module $moddir/mod_socache_shmcb.so
 LoadModule ssl_module $moddir/mod_ssl.so
+# two children, whatever the load: processes compared like for like
 StartServers 2
+MinSpareThreads 25
+MaxSpareThreads 75
+ThreadsPerChild 25
 Listen 127.0.0.1:$HTTPS
 Listen 127.0.0.1:$STATUS
 SSLProtocol -all +TLSv1.3
@@ -69,6 +73,7 @@ CONF
         if [ "$1" = 1 ]; then
             echo "LoadModule ocsp_guard_module $top/.libs/mod_ocsp_guard.so"
             echo "OCSPGuardStateDir $dir/state"
+            echo "LogLevel warn ocsp_guard:info"
         fi
         echo "<VirtualHost 127.0.0.1:$STATUS>"
         [ "$1" = 1 ] && echo "    <Location /s>
@@ -94,6 +99,14 @@ pss_kb() {
     done
     echo "$total"
 }
+# PSS (KB) of each process, parent first
+pss_list() {
+    local pid p
+    pid=$(cat "$dir/run/httpd.pid")
+    for p in $pid $(pgrep -P "$pid"); do
+        awk '/^Pss:/ { printf "%s ", $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || true
+    done
+}
 processes() { echo $(( 1 + $(pgrep -c -P "$(cat "$dir/run/httpd.pid")") )); }
 stop_httpd() {
     local pid
@@ -101,15 +114,14 @@ stop_httpd() {
     "$apache" -f "$dir/httpd.conf" -k stop
     for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 }
-# "fresh this_update" per certificate from the status handler
+# Progress from the error log (OG00201: a response fetched, validated and
+# stored), so that no child serves a large status page during the run and
+# skews the memory figures; the status handler is read once at the end.
+fetched() { grep -c 'OG00201' "$dir/logs/error_log" || true; }
 status_dump() { curl -s "http://127.0.0.1:$STATUS/s" > "$dir/status.json" || true; }
 count_fresh() {
     perl -MJSON::PP -0ne 'my $d = eval { decode_json($_) } or do { print 0; exit };
         print scalar grep { ($_->{state} // "") eq "fresh" } @{ $d->{certificates} }' "$dir/status.json"
-}
-updates() {
-    perl -MJSON::PP -0ne 'my $d = eval { decode_json($_) } or exit;
-        print "$_->{cert_id} ", ($_->{this_update} // ""), "\n" for @{ $d->{certificates} }' "$dir/status.json"
 }
 requests() { grep -c ' relay ' "$dir/requests.log" || true; }
 
@@ -117,8 +129,9 @@ requests() { grep -c ' relay ' "$dir/requests.log" || true; }
 conf 0
 "$apache" -f "$dir/httpd.conf" -k start
 wait_listening $HTTPS 600
-sleep 3
+sleep 5
 pss_without=$(pss_kb)
+list_without=$(pss_list)
 procs_without=$(processes)
 stop_httpd
 
@@ -130,8 +143,7 @@ t0=$(date +%s.%N)
 all_stapled=""
 while :; do
     now=$(date +%s.%N)
-    status_dump
-    if [ "$(count_fresh)" = "$N" ]; then
+    if [ "$(fetched)" -ge "$N" ]; then
         all_stapled=$(awk -v a="$now" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
         break
     fi
@@ -139,9 +151,9 @@ while :; do
     sleep 0.25
 done
 round1=$(requests)
-updates | sort > "$dir/round1.txt"
 sleep 2
 pss_with=$(pss_kb)
+list_with=$(pss_list)
 procs_with=$(processes)
 
 # a sample of vhosts from outside: a real handshake each
@@ -152,19 +164,21 @@ for i in $(shuf -i 1-"$N" -n $sample); do
 done
 
 # the second round: wait until every certificate was refreshed once
-round2=""
+round2="" pss_after2=0 list_after2=""
 if [ -n "$all_stapled" ]; then
     for _ in $(seq 480); do
-        status_dump
-        updates | sort > "$dir/now.txt"
-        changed=$(join "$dir/round1.txt" "$dir/now.txt" | awk '$2 != $3' | wc -l)
-        if [ "$changed" = "$N" ]; then
+        if [ "$(fetched)" -ge $((2 * N)) ]; then
             round2=$(( $(requests) - round1 ))
+            sleep 2
+            pss_after2=$(pss_kb)
+            list_after2=$(pss_list)
             break
         fi
         sleep 0.25
     done
 fi
+status_dump
+fresh=$(count_fresh)
 stop_httpd
 
 perl -MJSON::PP -e '
@@ -175,8 +189,14 @@ perl -MJSON::PP -e '
              sample_size => $ARGV[4] + 0, sample_stapled => $ARGV[5] + 0,
              pss_kb_with => $ARGV[6] + 0, pss_kb_without => $ARGV[7] + 0,
              pss_kb_per_cert => ($ARGV[6] - $ARGV[7]) / $ARGV[0],
-             processes => $ARGV[8] + 0, processes_without => $ARGV[9] + 0);
+             fresh_in_status => $ARGV[12] + 0,
+             pss_kb_after_round2 => $ARGV[13] + 0,
+             pss_kb_per_cert_after_round2 => $ARGV[13] ? ($ARGV[13] - $ARGV[7]) / $ARGV[0] : undef,
+             pss_kb_by_process_after_round2 => [split " ", $ARGV[14]],
+             processes => $ARGV[8] + 0, processes_without => $ARGV[9] + 0,
+             pss_kb_by_process_with => [split " ", $ARGV[10]],
+             pss_kb_by_process_without => [split " ", $ARGV[11]]);
     print JSON::PP->new->canonical->pretty->encode(\%r);
 ' "$N" "$all_stapled" "$round1" "$round2" "$sample" "$stapled" "$pss_with" "$pss_without" \
-    "$procs_with" "$procs_without" > "$result"
+    "$procs_with" "$procs_without" "$list_with" "$list_without" "$fresh" "$pss_after2" "$list_after2" > "$result"
 cat "$result"

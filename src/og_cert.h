@@ -12,7 +12,7 @@
 #define OG_CERT_SHA1_LEN 20
 
 typedef struct og_cert_t {
-    X509 *cert;                 /* freed with the pool */
+    X509 *cert;                 /* NULL once parsed: all it gave is below */
     X509 *issuer;
     OCSP_CERTID *certid;        /* SHA-1 CertID, as RFC 5019 clients use */
     unsigned char sha1[OG_CERT_SHA1_LEN]; /* of the DER: mod_ssl's id */
