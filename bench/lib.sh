@@ -1,7 +1,9 @@
 # Shared by the bench scripts (sourced): the throwaway PKI, the responders
 # and the contenders, all on 127.0.0.1 inside a private network namespace.
-# Expects: top (the checkout) and work (a scratch dir) set by the caller.
+# Expects: top (the checkout) and work (a scratch dir) set by the caller;
+# pki (the throwaway PKI) defaults to $work/pki.
 
+pki=${pki:-$work/pki}
 apache=$(command -v apache2 || command -v httpd)
 moddir=$(apxs -q LIBEXECDIR)
 user=nobody
@@ -20,14 +22,14 @@ wait_listening() {   # port [tenths]
 }
 
 make_pki() {
-    bash "$top/t/pki/mkpki.sh" "$work/pki" >/dev/null 2>&1
+    bash "$top/t/pki/mkpki.sh" "$pki" >/dev/null 2>&1
     chmod -R a+rX "$work"
 }
 
 # The real responder (never probed with a bare TCP connect: openssl ocsp
 # spins on an empty connection; ss tells when it listens).
 start_ocsp() {   # validity option, e.g. "-nmin 1"
-    ( cd "$work/pki" && exec openssl ocsp -index index.txt -port $OCSP_PORT \
+    ( cd "$pki" && exec openssl ocsp -index index.txt -port $OCSP_PORT \
         -rsigner ocsp.crt -rkey ocsp.key -CA intermediate.crt $1 \
         >"$work/ocsp.log" 2>&1 ) &
     ocsp_pid=$!
@@ -39,7 +41,7 @@ fault() { echo "$1" > "$work/fault.mode"; }
 start_fault() {
     fault relay
     perl "$top/t/bin/fault_responder.pl" --port $FAULT_PORT --mode-file "$work/fault.mode" \
-        --upstream $OCSP_PORT --dir "$work/pki" >>"$work/fault.log" 2>&1 &
+        --upstream $OCSP_PORT --dir "$pki" >>"$work/fault.log" 2>&1 &
     fault_pid=$!
     wait_listening $FAULT_PORT
 }
@@ -79,8 +81,8 @@ $extra
 <VirtualHost 127.0.0.1:$port>
     ServerName faulty.test
     SSLEngine on
-    SSLCertificateFile $work/pki/faulty.chain.pem
-    SSLCertificateKeyFile $work/pki/faulty.key
+    SSLCertificateFile $pki/faulty.chain.pem
+    SSLCertificateKeyFile $pki/faulty.key
 </VirtualHost>
 CONF
 }

@@ -1,65 +1,148 @@
 #!/usr/bin/env bash
 # Scale: CERTS (10,000) certificates through the fetch engine alone (the
-# core in src/, driven by bench/fetch_scale), against one `openssl ocsp`
-# responder on 127.0.0.1. Run at the engine's default parallelism (8, as
-# the module fetches) and at 32; the responder's CPU per request (from
-# /proc) gives its own ceiling, requests per second of responder CPU, to
-# compare with.
+# core in src/, driven by bench/fetch_scale), against one real `openssl
+# ocsp` responder on 127.0.0.1. Two runs: at the engine's default
+# parallelism (8, as the module fetches) and at 32, to see how much more
+# the responder gives with more in flight. Around each run the responder's
+# CPU seconds (its processes, from /proc) give its cost per request, and
+# from that the rate its workers could sustain.
 #   scale_fetch.sh WORKDIR PKIDIR RESULT.json
+# PKIDIR is made by t/pki/mkpki.sh (intermediate.crt/.key, ocsp.crt/.key).
 set -euo pipefail
+if [ $# -ne 3 ]; then
+    echo "usage: scale_fetch.sh WORKDIR PKIDIR RESULT.json" >&2
+    exit 2
+fi
 top=$(cd "$(dirname "$0")/.." && pwd)
-dir=$1 pki=$2 result=$3
+
+# openssl ocsp takes -port as a bare number (3.0: "Can't parse
+# 127.0.0.1:PORT") and then listens on every address. Kept to loopback by
+# a private network namespace with only lo, unless already in one (make
+# bench runs everything in one).
+if ip -o addr show | awk '$2 != "lo" { found = 1 } END { exit !found }'; then
+    if [ -n "${OG_SCALE_IN_NETNS:-}" ] || [ "$(id -u)" != 0 ]; then
+        echo "scale_fetch: not alone on loopback and cannot make a private" \
+             "network namespace (needs root): refusing to listen on" \
+             "every address" >&2
+        exit 1
+    fi
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    exec env OG_SCALE_IN_NETNS=1 unshare --net --pid --fork --mount-proc -- \
+        bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+fi
+
+dir=$(mkdir -p "$1" && cd "$1" && pwd)
+pki=$(cd "$2" && pwd)
+result=$3
 N=${CERTS:-10000}
 PORT=18950
-rm -rf "$dir"; mkdir -p "$dir"
+URL="http://127.0.0.1:$PORT/"
+bin="$top/bench/fetch_scale"
+[ -x "$bin" ] || { echo "scale_fetch: build $bin first" >&2; exit 1; }
+rm -rf "$dir/mint"; mkdir -p "$dir/mint"
+
+load=$(cut -d' ' -f1 /proc/loadavg)   # the host's: others may be busy
 listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
 
-t0=$(date +%s.%N)
-"$top/bench/fetch_scale" mint --count "$N" --ca-cert "$pki/intermediate.crt" \
-    --ca-key "$pki/intermediate.key" --aia "http://127.0.0.1:$PORT/" --dir "$dir" >/dev/null
-mint_s=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
+# --- the certificates
+mint=$("$bin" mint --count "$N" --ca-cert "$pki/intermediate.crt" \
+    --ca-key "$pki/intermediate.key" --aia "$URL" --dir "$dir/mint")
 
-# -multi 2: one responder process per core, as an operator would run it
-( cd "$dir" && exec openssl ocsp -index index.txt -port $PORT -rsigner "$pki/ocsp.crt" \
-    -rkey "$pki/ocsp.key" -CA "$pki/intermediate.crt" -ndays 1 -multi 2 >"$dir/ocsp.log" 2>&1 ) &
+# --- the responder: -multi (3.0 and later) forks that many workers on the
+# one listening socket; 2, one per core of this machine
+multi=()
+if openssl ocsp -help 2>&1 | grep -q -- '^ *-multi '; then
+    multi=(-multi 2)
+fi
+listening $PORT && { echo "scale_fetch: port $PORT already in use" >&2; exit 1; }
+( cd "$dir/mint" && exec openssl ocsp -index index.txt -port $PORT \
+    -rsigner "$pki/ocsp.crt" -rkey "$pki/ocsp.key" \
+    -CA "$pki/intermediate.crt" -ndays 1 "${multi[@]}" \
+    >"$dir/ocsp.log" 2>&1 ) &
 ocsp=$!
-trap 'pkill -P $ocsp 2>/dev/null; kill $ocsp 2>/dev/null || true' EXIT
-for _ in $(seq 100); do listening $PORT && break; sleep 0.1; done
+# shellcheck disable=SC2317  # run by the trap
+stop_responder() {
+    # the workers by their ids too: the parent would end them on SIGTERM,
+    # but not if it is already gone
+    local kids
+    kids=$(pgrep -P "$ocsp" 2>/dev/null || true)
+    # shellcheck disable=SC2086
+    kill "$ocsp" $kids 2>/dev/null || true
+    wait "$ocsp" 2>/dev/null || true
+}
+trap stop_responder EXIT
+# never a TCP probe: openssl ocsp spins on a connection that sends nothing
+for ((i = 0; i < 100; i++)); do
+    listening $PORT && break
+    kill -0 "$ocsp" 2>/dev/null || break
+    sleep 0.1
+done
+if ! listening $PORT; then
+    echo "scale_fetch: openssl ocsp did not listen on $PORT:" >&2
+    cat "$dir/ocsp.log" >&2
+    exit 1
+fi
+# the workers are forked after the bind: wait until they are all there
+for ((i = 0; i < 50; i++)); do
+    [ "$(pgrep -c -P "$ocsp" || true)" -ge "${multi[1]:-0}" ] && break
+    sleep 0.1
+done
 
-# CPU ticks of the responder: the parent and its -multi children
+# CPU ticks (user + system) of the responder: the parent, its live
+# workers, and workers it has reaped (the parent's cutime/cstime)
 responder_ticks() {
-    local total=0 p
-    for p in $ocsp $(pgrep -P $ocsp); do
-        [ -r "/proc/$p/stat" ] || continue
-        total=$((total + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13 + $14 + $15}')))
+    local total=0 pid f
+    for pid in "$ocsp" $(pgrep -P "$ocsp" || true); do
+        f=/proc/$pid/stat
+        [ -r "$f" ] || continue
+        # after "(comm) ": state is field 3, utime..cstime are 14..17
+        total=$((total + $(sed 's/.*) //' "$f" \
+                           | awk '{ print $12 + $13 + $14 + $15 }')))
     done
-    echo $total
+    echo "$total"
 }
 
-runs=()
+runs=() rc=0
 for parallel in 8 32; do
+    if ! kill -0 "$ocsp" 2>/dev/null; then
+        echo "scale_fetch: the responder died" >&2
+        exit 1
+    fi
     before=$(responder_ticks)
-    out=$("$top/bench/fetch_scale" fetch --certs "$dir/leaves.pem" --parallel $parallel) || true
+    out=$("$bin" fetch --certs "$dir/mint/leaves.pem" --url "$URL" \
+        --parallel $parallel --timeout 10) || rc=1
     after=$(responder_ticks)
+    [ -n "$out" ] || out='{}'
     runs+=("$out" "$((after - before))")
 done
+
 perl -MJSON::PP -e '
-    my ($n, $mint_s, $tck, @r) = @ARGV;
+    my ($n, $mint, $tck, $procs, $cores, $load, @r) = @ARGV;
     my @runs;
-    while (my ($j, $ticks) = splice @r, 0, 2) {
-        my $d = eval { decode_json($j) } || { error => "no result" };
+    while (my ($json, $ticks) = splice @r, 0, 2) {
+        my $d = eval { decode_json($json) } || {};
         my $cpu = $ticks / $tck;
+        my $req = $d->{certificates} || 0;
         $d->{responder_cpu_seconds} = $cpu;
-        $d->{responder_cpu_ms_per_request} = $d->{certificates} ? 1000 * $cpu / $d->{certificates} : undef;
-        # what the responder could serve with its 2 processes kept busy
-        $d->{responder_ceiling_per_second} = $cpu ? 2 * $d->{certificates} / $cpu : undef;
-        $d->{share_of_ceiling} = $d->{responder_ceiling_per_second}
-            ? $d->{fetches_per_second} / $d->{responder_ceiling_per_second} : undef;
+        $d->{responder_cpu_ms_per_request} = $req ? 1000 * $cpu / $req : undef;
+        # what its workers could serve if each had a core of its own
+        $d->{responder_cpu_bound_per_second} =
+            $cpu > 0 ? int($procs * $req / $cpu) : undef;
         push @runs, $d;
     }
+    my $good = !grep { ($_->{good} // -1) != $n } @runs;
     print JSON::PP->new->canonical->pretty->encode({
-        certificates => $n + 0, mint_seconds => $mint_s + 0,
-        within_60_s => (grep { ($_->{seconds} // 1e9) <= 60 && ($_->{good} // 0) == $n } @runs) ? JSON::PP::true : JSON::PP::false,
+        certificates => $n + 0,
+        mint_seconds => decode_json($mint)->{seconds},
+        responder => {
+            command => "openssl ocsp -ndays 1"
+                       . ($procs > 1 ? " -multi $procs" : ""),
+            processes => $procs + 0 },
+        cores => $cores + 0,
+        load_average_before => $load + 0,
+        all_good => $good ? JSON::PP::true : JSON::PP::false,
         runs => \@runs });
-' "$N" "$mint_s" "$(getconf CLK_TCK)" "${runs[@]}" > "$result"
+' "$N" "$mint" "$(getconf CLK_TCK)" "${multi[1]:-1}" "$(nproc)" \
+    "$load" "${runs[@]}" > "$result"
 cat "$result"
+exit $rc
