@@ -51,14 +51,12 @@ stop_fault() {   # "refused": nothing listens any more
     for _ in $(seq 50); do listening $FAULT_PORT || break; sleep 0.1; done
 }
 
-# One httpd per contender, identical TLS settings: mpm_event, TLS 1.3, the
-# same EC P-256 key and chain, no session resumption.
-#   contender_conf name extra-config
-contender_conf() {
-    local name=$1 extra=$2 dir="$work/$1" port=${PORT[$1]}
-    mkdir -p "$dir/logs" "$dir/run" "$dir/state" "$dir/md"
-    chown -R "$user" "$dir"
-    cat > "$dir/httpd.conf" <<CONF
+# What every httpd of the bench shares: mpm_event with two children, TLS
+# 1.3 only, no session resumption (every handshake a full one).
+httpd_head() {   # dir port...
+    local dir=$1 port
+    shift
+    cat <<CONF
 ServerRoot $dir
 ServerName localhost
 PidFile $dir/run/httpd.pid
@@ -73,10 +71,26 @@ LoadModule authz_core_module $moddir/mod_authz_core.so
 LoadModule socache_shmcb_module $moddir/mod_socache_shmcb.so
 LoadModule ssl_module $moddir/mod_ssl.so
 StartServers 2
-Listen 127.0.0.1:$port
+MinSpareThreads 25
+MaxSpareThreads 75
+ThreadsPerChild 25
 SSLProtocol -all +TLSv1.3
 SSLSessionCache none
 SSLSessionTickets off
+CONF
+    for port in "$@"; do echo "Listen 127.0.0.1:$port"; done
+}
+
+# One httpd per contender, identical TLS settings: mpm_event, TLS 1.3, the
+# same EC P-256 key and chain, no session resumption.
+#   contender_conf name extra-config
+contender_conf() {
+    local name=$1 extra=$2 dir="$work/$1" port=${PORT[$1]}
+    mkdir -p "$dir/logs" "$dir/run" "$dir/state" "$dir/md"
+    chown -R "$user" "$dir"
+    {
+        httpd_head "$dir" "$port"
+        cat <<CONF
 $extra
 <VirtualHost 127.0.0.1:$port>
     ServerName faulty.test
@@ -85,6 +99,7 @@ $extra
     SSLCertificateKeyFile $pki/faulty.key
 </VirtualHost>
 CONF
+    } > "$dir/httpd.conf"
 }
 
 # What each contender is, with its defaults (the outage scenarios add only
@@ -130,14 +145,16 @@ wait_stapled() {   # name [seconds]
     return 1
 }
 
-# CPU seconds (user+system) of an httpd and its children, dead ones included.
-cpu_ticks() {   # name
-    local pid total=0 f
-    pid=$(cat "$work/$1/run/httpd.pid")
-    for f in /proc/$pid/stat $(for c in $(pgrep -P "$pid"); do echo /proc/$c/stat; done); do
+# CPU ticks (user + system) of a process and its children, the live ones
+# and those it has reaped (its cutime/cstime).
+proc_ticks() {   # pid
+    local total=0 pid f
+    for pid in "$1" $(pgrep -P "$1" || true); do
+        f=/proc/$pid/stat
         [ -r "$f" ] || continue
-        # fields after the command: utime stime cutime cstime are 14-17
-        total=$((total + $(sed 's/.*) //' "$f" | awk '{print $12 + $13 + $14 + $15}')))
+        # after "(comm) ": state is field 3, utime..cstime are 14..17
+        total=$((total + $(sed 's/.*) //' "$f" | awk '{ print $12 + $13 + $14 + $15 }')))
     done
     echo "$total"
 }
+cpu_ticks() { proc_ticks "$(cat "$work/$1/run/httpd.pid")"; }   # contender

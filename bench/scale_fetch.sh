@@ -35,14 +35,16 @@ dir=$(mkdir -p "$1" && cd "$1" && pwd)
 pki=$(cd "$2" && pwd)
 result=$3
 N=${CERTS:-10000}
-PORT=18950
-URL="http://127.0.0.1:$PORT/"
+SCALE_PORT=18950
+URL="http://127.0.0.1:$SCALE_PORT/"
 bin="$top/bench/fetch_scale"
 [ -x "$bin" ] || { echo "scale_fetch: build $bin first" >&2; exit 1; }
 rm -rf "$dir/mint"; mkdir -p "$dir/mint"
 
 load=$(cut -d' ' -f1 /proc/loadavg)   # the host's: others may be busy
-listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
+work=$dir
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"                  # listening, proc_ticks
 
 # --- the certificates
 mint=$("$bin" mint --count "$N" --ca-cert "$pki/intermediate.crt" \
@@ -54,8 +56,8 @@ multi=()
 if openssl ocsp -help 2>&1 | grep -q -- '^ *-multi '; then
     multi=(-multi 2)
 fi
-listening $PORT && { echo "scale_fetch: port $PORT already in use" >&2; exit 1; }
-( cd "$dir/mint" && exec openssl ocsp -index index.txt -port $PORT \
+listening $SCALE_PORT && { echo "scale_fetch: port $SCALE_PORT already in use" >&2; exit 1; }
+( cd "$dir/mint" && exec openssl ocsp -index index.txt -port $SCALE_PORT \
     -rsigner "$pki/ocsp.crt" -rkey "$pki/ocsp.key" \
     -CA "$pki/intermediate.crt" -ndays 1 "${multi[@]}" \
     >"$dir/ocsp.log" 2>&1 ) &
@@ -73,12 +75,12 @@ stop_responder() {
 trap stop_responder EXIT
 # never a TCP probe: openssl ocsp spins on a connection that sends nothing
 for ((i = 0; i < 100; i++)); do
-    listening $PORT && break
+    listening $SCALE_PORT && break
     kill -0 "$ocsp" 2>/dev/null || break
     sleep 0.1
 done
-if ! listening $PORT; then
-    echo "scale_fetch: openssl ocsp did not listen on $PORT:" >&2
+if ! listening $SCALE_PORT; then
+    echo "scale_fetch: openssl ocsp did not listen on $SCALE_PORT:" >&2
     cat "$dir/ocsp.log" >&2
     exit 1
 fi
@@ -88,19 +90,7 @@ for ((i = 0; i < 50; i++)); do
     sleep 0.1
 done
 
-# CPU ticks (user + system) of the responder: the parent, its live
-# workers, and workers it has reaped (the parent's cutime/cstime)
-responder_ticks() {
-    local total=0 pid f
-    for pid in "$ocsp" $(pgrep -P "$ocsp" || true); do
-        f=/proc/$pid/stat
-        [ -r "$f" ] || continue
-        # after "(comm) ": state is field 3, utime..cstime are 14..17
-        total=$((total + $(sed 's/.*) //' "$f" \
-                           | awk '{ print $12 + $13 + $14 + $15 }')))
-    done
-    echo "$total"
-}
+responder_ticks() { proc_ticks "$ocsp"; }
 
 runs=() rc=0
 for parallel in 8 32; do

@@ -45,31 +45,7 @@ wait_listening $OCSP2; wait_listening $FAULT2
 
 conf() {   # with-module(0|1)
     {
-        cat <<CONF
-ServerRoot $dir
-ServerName localhost
-PidFile $dir/run/httpd.pid
-DefaultRuntimeDir $dir/run
-Mutex file:$dir/run
-ErrorLog $dir/logs/error_log
-LogLevel warn
-User $user
-Group $group
-LoadModule mpm_event_module $moddir/mod_mpm_event.so
-LoadModule authz_core_module $moddir/mod_authz_core.so
-LoadModule socache_shmcb_module $moddir/mod_socache_shmcb.so
-LoadModule ssl_module $moddir/mod_ssl.so
-# two children, whatever the load: processes compared like for like
-StartServers 2
-MinSpareThreads 25
-MaxSpareThreads 75
-ThreadsPerChild 25
-Listen 127.0.0.1:$HTTPS
-Listen 127.0.0.1:$STATUS
-SSLProtocol -all +TLSv1.3
-SSLSessionCache none
-SSLSessionTickets off
-CONF
+        httpd_head "$dir" "$HTTPS" "$STATUS"
         if [ "$1" = 1 ]; then
             echo "LoadModule ocsp_guard_module $top/.libs/mod_ocsp_guard.so"
             echo "OCSPGuardStateDir $dir/state"
