@@ -337,8 +337,10 @@ sub doc {
                       $v->{certificates}, verdict(($v->{requests_round2} // -1) == $v->{certificates}))
             . sprintf("| vhosts checked from outside, stapled good | %s / %s | all |\n",
                       $v->{sample_stapled} // 'n/a', $v->{sample_size} // 'n/a')
-            . sprintf("| memory per certificate, all httpd processes (PSS, with vs without the module) | %s KB | |\n",
+            . sprintf("| memory per certificate, all httpd processes (PSS, with vs without the module), after the first round | %s KB | |\n",
                       fmt('%.1f', $v->{pss_kb_per_cert}))
+            . sprintf("| the same after the second round (the fetcher's pools at their peak) | %s KB | |\n",
+                      fmt('%.1f', $v->{pss_kb_per_cert_after_round2}))
             . sprintf("| httpd processes | %s | |\n\n", $v->{processes} // 'n/a');
     }
     if (my $f = slurp_json("$results/fetch.json")) {
