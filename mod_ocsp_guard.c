@@ -1298,23 +1298,6 @@ static void og_slot_set_held(og_entry_t *e, const og_record_t *rec,
  * fetcher stored (before a graceful restart or a crash); in a fleet sharing
  * one cache (memcache:), what another server fetched, so a fleet makes about
  * one fetch per certificate per round. 1 when taken. */
-static int og_take_cached_in(og_entry_t *e, apr_time_t now, apr_pool_t *p);
-
-/* In a pool of its own: called for every certificate due, it would
- * otherwise keep a record-sized buffer per certificate until the round
- * ends. */
-static int og_take_cached(og_entry_t *e, apr_time_t now, apr_pool_t *p)
-{
-    apr_pool_t *sub;
-    int taken;
-
-    if (apr_pool_create(&sub, p) != APR_SUCCESS)
-        return 0;
-    taken = og_take_cached_in(e, now, sub);
-    apr_pool_destroy(sub);
-    return taken;
-}
-
 static int og_take_cached_in(og_entry_t *e, apr_time_t now, apr_pool_t *p)
 {
     unsigned char *buf = apr_palloc(p, og->record_max);
@@ -1343,6 +1326,21 @@ static int og_take_cached_in(og_entry_t *e, apr_time_t now, apr_pool_t *p)
                  " fetcher): taken", e->cert->subject,
                  og_fmt_time(p, v.next_update), og->cache_desc);
     return 1;
+}
+
+/* In a pool of its own: called for every certificate due, it would
+ * otherwise keep a record-sized buffer per certificate until the round
+ * ends. */
+static int og_take_cached(og_entry_t *e, apr_time_t now, apr_pool_t *p)
+{
+    apr_pool_t *sub;
+    int taken;
+
+    if (apr_pool_create(&sub, p) != APR_SUCCESS)
+        return 0;
+    taken = og_take_cached_in(e, now, sub);
+    apr_pool_destroy(sub);
+    return taken;
 }
 
 /* Each job has a pool of its own, freed as soon as its last attempt is
