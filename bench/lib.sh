@@ -12,6 +12,7 @@ group=$(id -gn nobody)
 OCSP_PORT=18884        # openssl ocsp, responses valid one minute
 FAULT_PORT=18890       # t/bin/fault_responder.pl, the AIA of faulty.test
 CONTENDERS="nostaple modssl md guard"
+SNI=faulty.test        # the vhost(s) the load asks for, comma-separated
 declare -A PORT=([nostaple]=9441 [modssl]=9442 [md]=9444 [guard]=9443)
 
 listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
@@ -90,8 +91,12 @@ contender_conf() {
     chown -R "$user" "$dir"
     {
         httpd_head "$dir" "$port"
-        cat <<CONF
-$extra
+        echo "$extra"
+        if [ -n "${MANY_CERTS:-}" ]; then
+            # MANY_CERTS=DIR:N, as mint_vhost_certs made them
+            vhosts_conf "$port" "${MANY_CERTS%%:*}" "${MANY_CERTS##*:}"
+        else
+            cat <<CONF
 <VirtualHost 127.0.0.1:$port>
     ServerName faulty.test
     SSLEngine on
@@ -99,7 +104,34 @@ $extra
     SSLCertificateKeyFile $pki/faulty.key
 </VirtualHost>
 CONF
+        fi
     } > "$dir/httpd.conf"
+}
+
+# Name-based vhosts v1..vN.scale.test on one port, a certificate each.
+vhosts_conf() {   # port certdir n
+    local i
+    for ((i = 1; i <= $3; i++)); do
+        printf '<VirtualHost 127.0.0.1:%s>\n    ServerName v%d.scale.test\n    SSLEngine on\n    SSLCertificateFile %s/v%d.pem\n    SSLCertificateKeyFile %s/leaf.key\n</VirtualHost>\n' \
+            "$1" "$i" "$2" "$i" "$2"
+    done
+}
+
+# N certificates for vhosts v1..vN.scale.test, their responder at AIA_URL:
+# DIR/vI.pem (leaf + issuer), DIR/leaf.key, DIR/mint/index.txt.
+mint_vhost_certs() {   # dir n aia-url
+    local d=$1
+    mkdir -p "$d/mint"
+    "$top/bench/fetch_scale" mint --count "$2" --ca-cert "$pki/intermediate.crt" \
+        --ca-key "$pki/intermediate.key" --aia "$3" --dir "$d/mint" >/dev/null
+    # leaves.pem holds leaf, issuer, leaf, issuer...: two certificates a file
+    awk -v d="$d" '
+        /-----BEGIN CERTIFICATE-----/ { n++ }
+        { f = sprintf("%s/v%d.pem", d, int((n + 1) / 2)); print > f }
+        /-----END CERTIFICATE-----/ && n % 2 == 0 { close(f) }
+    ' "$d/mint/leaves.pem"
+    cp "$d/mint/leaf.key" "$d/leaf.key"
+    chmod -R a+rX "$d"
 }
 
 # What each contender is, with its defaults (the outage scenarios add only
@@ -135,10 +167,12 @@ stop_contender() {   # name
 # Wait until a handshake gets a good staple (mod_md and mod_ocsp_guard fetch
 # in the background; mod_ssl fetches in the first handshake).
 wait_stapled() {   # name [seconds]
-    local i
+    local i n
+    n=$(tr ',' '\n' <<< "$SNI" | wc -l)
     for ((i = 0; i < ${2:-20} * 4; i++)); do
-        "$top/bench/tls_load" --port "${PORT[$1]}" --sni faulty.test --count 1 \
-            --concurrency 1 --duration 5 | grep -q '"stapled_good":1' && return 0
+        # every name once: mod_ssl fetches in a certificate's first handshake
+        "$top/bench/tls_load" --port "${PORT[$1]}" --sni "$SNI" --count "$n" \
+            --concurrency 1 --duration 60 | grep -q "\"stapled_good\":$n," && return 0
         sleep 0.25
     done
     echo "bench: $1 did not staple within ${2:-20} s" >&2

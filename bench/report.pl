@@ -204,12 +204,13 @@ sub doc {
     my $FIRST = 5;
     my %TITLE = (cold => 'first start with the responder blackholed, nothing saved',
                  blackhole => 'responder blackholed (accepts, never answers)',
+                 blackhole10 => 'responder blackholed, ten certificates per contender',
                  refused => 'responder refusing connections',
                  http500 => 'responder answering HTTP 500',
                  trylater => 'responder answering OCSP tryLater',
                  restart => 'full restart with the responder blackholed');
     my @plots;
-    for my $s (qw(blackhole refused http500 trylater restart cold)) {
+    for my $s (qw(blackhole blackhole10 refused http500 trylater restart cold)) {
         my $r = slurp_json("$results/$s.json") or next;
         my $restart = $s eq 'restart' || $s eq 'cold';
         my $fault_at = $restart ? undef : ($r->{guard} && $r->{guard}{before} ? $r->{guard}{before}{to_s} : undef);
@@ -248,6 +249,8 @@ sub doc {
             }
         }
         else {
+            $md .= "Each contender serves ten name-based vhosts, a certificate each, and the\n"
+                . "load asks for the ten names in turn.\n" if $s eq 'blackhole10';
             $md .= "All four contenders under load at once (2 connections each); the fault\n"
                 . "starts at second $fault_at and lasts to the end. Responses are valid 60 s\n"
                 . "and every contender has to refresh inside the outage (mod_ssl with\n"

@@ -9,7 +9,7 @@
 # Scenarios
 #   healthy   warm caches, each contender loaded alone in turn, twice,
 #             alternating; handshakes/s and the server's CPU per handshake
-#   blackhole / refused / http500 / trylater
+#   blackhole / refused / http500 / trylater (blackhole10: ten certificates)
 #             all four under load at once; the fault starts at FAULT_AT s
 #             and lasts to the end; responses are valid 60 s, so every
 #             stapling contender has to refresh inside the outage (mod_ssl
@@ -46,6 +46,9 @@ log() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 trap 'for c in $CONTENDERS; do stop_contender $c; done' EXIT
 
 make_pki
+# ten more certificates, answered by the same responders (blackhole10)
+mint_vhost_certs "$work/many" 10 "http://127.0.0.1:$FAULT_PORT/"
+cat "$work/many/mint/index.txt" >> "$pki/index.txt"
 start_ocsp "-nmin 1"
 start_fault
 
@@ -67,7 +70,7 @@ if want healthy; then
     for ((round = 1; round <= ROUNDS; round++)); do
         for c in $CONTENDERS; do
             before=$(cpu_ticks "$c")
-            "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test \
+            "$top/bench/tls_load" --port "${PORT[$c]}" --sni "$SNI" \
                 --concurrency "$CONC" --duration "$DURATION" > "$work/healthy-$c-$round.json"
             after=$(cpu_ticks "$c")
             echo "$((after - before))" > "$work/healthy-$c-$round.ticks"
@@ -80,17 +83,17 @@ fi
 # --- outages under load ----------------------------------------------------
 outage() {   # scenario
     local s=$1 c pids=()
-    log "$s from second $FAULT_AT of $OUTAGE, all contenders under load at once"
+    log "$s from second $FAULT_AT of $OUTAGE, all contenders under load at once${MANY_CERTS:+, ${MANY_CERTS##*:} certificates each}"
     start_all outage
     for c in $CONTENDERS; do
-        "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test --concurrency 2 \
+        "$top/bench/tls_load" --port "${PORT[$c]}" --sni "$SNI" --concurrency 2 \
             --duration "$OUTAGE" --phase-at "$FAULT_AT" > "$work/$s-$c.json" &
         pids+=($!)
     done
     sleep "$FAULT_AT"
     case $s in
         refused) stop_fault ;;
-        *) fault "$s" ;;
+        *) fault "${s%%[0-9]*}" ;;
     esac
     wait "${pids[@]}"
     stop_all
@@ -101,6 +104,14 @@ outage() {   # scenario
 for s in blackhole refused http500 trylater; do
     want "$s" && outage "$s"
 done
+# mod_ssl with ten certificates: each comes due in turn and blocks
+if want blackhole10; then
+    MANY_CERTS="$work/many:10"
+    SNI=$(seq -f 'v%g.scale.test' -s, 1 10)
+    outage blackhole10
+    unset MANY_CERTS
+    SNI=faulty.test
+fi
 
 # --- starting with the responder down -------------------------------------
 # First handshakes, one contender at a time with nothing else running (so
@@ -124,12 +135,12 @@ start_down() {   # scenario
     sleep 1
     for c in nostaple md guard modssl; do
         for ((k = 1; k <= FIRST_PROBES; k++)); do
-            "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test --count 1 \
+            "$top/bench/tls_load" --port "${PORT[$c]}" --sni "$SNI" --count 1 \
                 --concurrency 1 --duration 30
         done > "$work/$s-$c.first"
     done
     for c in $CONTENDERS; do
-        "$top/bench/tls_load" --port "${PORT[$c]}" --sni faulty.test --concurrency 2 \
+        "$top/bench/tls_load" --port "${PORT[$c]}" --sni "$SNI" --concurrency 2 \
             --duration 15 > "$work/$s-$c.json" &
         pids+=($!)
     done

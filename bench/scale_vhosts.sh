@@ -16,24 +16,17 @@ N=${VHOSTS:-1000}
 # shellcheck source=bench/lib.sh
 . "$top/bench/lib.sh"
 OCSP2=18960 FAULT2=18961 HTTPS=9460 STATUS=9461
-rm -rf "$dir"; mkdir -p "$dir/certs" "$dir/mint"
+rm -rf "$dir"; mkdir -p "$dir/certs"
 pki="$work/pki"
 
 # --- the certificates: one key, N certificates (distinct serials and names),
 # minted in-process by bench/fetch_scale
-"$top/bench/fetch_scale" mint --count "$N" --ca-cert "$pki/intermediate.crt" \
-    --ca-key "$pki/intermediate.key" --aia "http://127.0.0.1:$FAULT2/" --dir "$dir/mint" >/dev/null
-awk -v d="$dir/certs" '
-    /-----BEGIN CERTIFICATE-----/ { n++ }
-    { f = sprintf("%s/v%d.pem", d, int((n + 1) / 2)); print > f }
-    /-----END CERTIFICATE-----/ && n % 2 == 0 { close(f) }
-' "$dir/mint/leaves.pem"
-cp "$dir/mint/leaf.key" "$dir/leaf.key"
+mint_vhost_certs "$dir/certs" "$N" "http://127.0.0.1:$FAULT2/"
 
 # --- responder: openssl ocsp for these certificates, the fault responder
 # (relay) in front of it to count requests, responses valid one minute so
 # a second round comes inside the run
-( cd "$dir/mint" && exec openssl ocsp -index index.txt -port $OCSP2 -rsigner "$pki/ocsp.crt" \
+( cd "$dir/certs/mint" && exec openssl ocsp -index index.txt -port $OCSP2 -rsigner "$pki/ocsp.crt" \
     -rkey "$pki/ocsp.key" -CA "$pki/intermediate.crt" -nmin 1 -multi 2 >"$dir/ocsp.log" 2>&1 ) &
 ocsp2=$!
 echo relay > "$dir/fault.mode"
@@ -56,10 +49,7 @@ conf() {   # with-module(0|1)
         SetHandler ocsp-guard-status
     </Location>"
         echo "</VirtualHost>"
-        for ((i = 1; i <= N; i++)); do
-            printf '<VirtualHost 127.0.0.1:%d>\n    ServerName v%d.scale.test\n    SSLEngine on\n    SSLCertificateFile %s/certs/v%d.pem\n    SSLCertificateKeyFile %s/leaf.key\n</VirtualHost>\n' \
-                "$HTTPS" "$i" "$dir" "$i" "$dir"
-        done
+        vhosts_conf "$HTTPS" "$dir/certs" "$N"
     } > "$dir/httpd.conf"
     rm -rf "$dir/run" "$dir/logs" "$dir/state"
     mkdir -p "$dir/run" "$dir/logs" "$dir/state"

@@ -7,6 +7,8 @@
  *
  *   tls_load --port 8443 --sni good.test [--concurrency 8] [--duration 10]
  *            [--count N]   (stop after N handshakes, e.g. 1: the first one)
+ *            --sni takes a comma-separated list too: the names in turn, one
+ *            per handshake (vhosts with a certificate each)
  *            [--phase-at S] (also summarise before and after second S, e.g.
  *                            when a fault is injected)
  */
@@ -48,6 +50,8 @@ static long opt_count;      /* 0: no limit */
 static double opt_phase_at; /* 0: one phase */
 static long started;
 static const char *opt_sni = "localhost";
+static char **sni_names;    /* opt_sni split at commas */
+static long nsni, next_sni;
 static SSL_CTX *ctx;
 static double t_start;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -152,7 +156,8 @@ static void *worker(void *arg)
         }
         ssl = SSL_new(ctx);
         SSL_set_fd(ssl, fd);
-        SSL_set_tlsext_host_name(ssl, opt_sni);
+        SSL_set_tlsext_host_name(ssl,
+            sni_names[__sync_fetch_and_add(&next_sni, 1) % nsni]);
         SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp);
         if (SSL_connect(ssl) == 1) {
             int status = staple_status(ssl, &stapled);
@@ -229,6 +234,16 @@ int main(int argc, char **argv)
     }
     if (opt_duration < 1 || opt_duration > MAX_SECONDS || opt_conc < 1)
         return 2;
+    {
+        char *list = strdup(opt_sni), *save = NULL, *name;
+
+        sni_names = calloc(strlen(opt_sni) + 1, sizeof(*sni_names));
+        for (name = strtok_r(list, ",", &save); name;
+             name = strtok_r(NULL, ",", &save))
+            sni_names[nsni++] = name;
+        if (!nsni)
+            return 2;
+    }
     ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
