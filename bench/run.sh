@@ -7,8 +7,10 @@
 # responder, and the test suite's fault responder in front of it.
 #
 # Scenarios
-#   healthy   warm caches, each contender loaded alone in turn, twice,
-#             alternating; handshakes/s and the server's CPU per handshake
+#   healthy   warm caches, each contender loaded alone in turn, ROUNDS
+#             rounds, alternating; handshakes/s and the server's CPU per
+#             handshake (the targets are judged on callgrind's instruction
+#             counts, below: CPU time is noisy on a shared machine)
 #   blackhole / refused / http500 / trylater (blackhole10: ten certificates)
 #             all four under load at once; the fault starts at FAULT_AT s
 #             and lasts to the end; responses are valid 60 s, so every
