@@ -7,6 +7,7 @@
 #   make deps       install build and test dependencies (Debian, as root)
 #   make lint       cppcheck and clang-tidy
 #   make bench      handshake benchmark, contenders side by side (as root)
+#   make memcheck   the module under valgrind memcheck while it works (as root)
 #   make clean
 
 APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
@@ -27,7 +28,7 @@ DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
              libapache2-mod-perl2 libcmocka-dev curl iproute2 util-linux \
              faketime perl squid memcached gnuplot-nox valgrind
 
-.PHONY: all install test unit apache-test demo deps lint clean bench
+.PHONY: all install test unit apache-test demo deps lint clean bench memcheck
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -77,6 +78,9 @@ demo: $(MODULE)
 # --- benchmarks (ratios side by side in one run; see bench/run.sh) ------------
 bench/tls_load: bench/tls_load.c
 	$(CC) $(WARN) -O2 -o $@ $< -lssl -lcrypto -lpthread
+
+memcheck: $(MODULE) bench/tls_load
+	bash tools/memcheck.sh
 
 bench/fetch_scale: bench/fetch_scale.c $(SRC) $(wildcard src/*.h)
 	$(CC) $(WARN) -O2 -g -I. $(APR_CFLAGS) -o $@ bench/fetch_scale.c $(SRC) \
