@@ -11,7 +11,7 @@ use OCSPGuardTest;
 use JSON::PP ();
 
 my $doctor = t_dir() . '/ocsp-guard';
-plan tests => 16, need need_module('ssl'), { 'ocsp-guard is built' => -x $doctor };
+plan tests => 18, need need_module('ssl'), { 'ocsp-guard is built' => -x $doctor };
 
 my $pki = pki_dir();
 sub doctor {
@@ -57,6 +57,20 @@ ok t_cmp($out, qr/\[OK\s*\] chain\s+issuer found in \S*intermediate\.crt/, 'issu
 my $httpd = Apache::Test::config()->{vars}{httpd};
 ($rc, $out) = doctor("--httpd '$httpd -f $own->{conf}'");
 ok t_cmp($out, qr/faulty\.chain\.pem\n.*=> OK/s, '--httpd finds the vhost certificates');
+
+# the same vhost with its intermediate in SSLCertificateChainFile, given by
+# a path relative to the ServerRoot: --httpd finds it in the configuration
+my $conf = do { open my $fh, '<', $own->{conf} or die; local $/; <$fh> };
+system('cp', "$pki/intermediate.crt", "$own->{dir}/chain.crt");
+$conf =~ s{SSLCertificateFile \S+faulty\.chain\.pem}
+          {SSLCertificateFile $pki/faulty.crt\n    SSLCertificateChainFile "chain.crt"} or die;
+my $chained = "$own->{dir}/chained.conf";
+open my $cf, '>', $chained or die;
+print $cf $conf;
+close $cf;
+($rc, $out) = doctor("--httpd '$httpd -f $chained'");
+ok t_cmp($rc, 0, '--httpd with SSLCertificateChainFile: exit 0');
+ok t_cmp($out, qr/issuer found in \S+\/chain\.crt/, '--httpd reads SSLCertificateChainFile');
 
 ($rc, $out) = doctor("--json $pki/faulty.chain.pem $pki/noaia.chain.pem $pki/faulty.crt");
 my $j = eval { JSON::PP::decode_json($out) } || {};

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -41,7 +42,7 @@ typedef struct {
     const char *proxy;
     apr_array_header_t *mirrors;
     apr_interval_time_t timeout;
-    const char *chain_file;         /* as SSLCertificateChainFile */
+    apr_array_header_t *chain_files; /* as SSLCertificateChainFile */
 } options_t;
 
 /* The issuer of `leaf` among the PEM certificates in `file`; NULL if none. */
@@ -296,15 +297,17 @@ static int doctor_file(apr_pool_t *p, const char *file, const options_t *o,
     }
     if ((issuer = find_issuer(file, leaf)) != NULL)
         check(&r, ST_OK, "chain", "issuer found in the file");
-    else if (o->chain_file
-             && (issuer = find_issuer(o->chain_file, leaf)) != NULL)
-        check(&r, ST_OK, "chain", "issuer found in %s", o->chain_file);
+    for (i = 0; !issuer && i < o->chain_files->nelts; i++) {
+        const char *chain = APR_ARRAY_IDX(o->chain_files, i, const char *);
+        if ((issuer = find_issuer(chain, leaf)) != NULL)
+            check(&r, ST_OK, "chain", "issuer found in %s", chain);
+    }
     if (!issuer) {
         check(&r, ST_CRITICAL, "chain", "the issuer of the certificate is not"
               " in the file%s%s: mod_ssl cannot staple it (AH02217); put the"
               " intermediate after the certificate, or name the file that"
-              " holds it with --chain", o->chain_file ? " nor in " : "",
-              o->chain_file ? o->chain_file : "");
+              " holds it with --chain", o->chain_files->nelts ? " nor in " : "",
+              apr_array_pstrcat(p, o->chain_files, ' '));
         goto done;
     }
     c = og_cert_parse(apr_pstrcat(p, pem_of(p, leaf), pem_of(p, issuer), NULL),
@@ -389,6 +392,69 @@ static apr_array_header_t *httpd_cert_files(apr_pool_t *p, const char *httpd)
     return files;
 }
 
+/* The value of `directive` on a configuration line, or NULL: the first
+ * word after it, without quotes. */
+static char *directive_arg(apr_pool_t *p, const char *line,
+                           const char *directive)
+{
+    apr_size_t n = strlen(directive);
+    const char *s = line, *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (strncasecmp(s, directive, n) != 0 || (s[n] != ' ' && s[n] != '\t'))
+        return NULL;
+    s += n;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '"') {
+        end = strchr(++s, '"');
+    }
+    else {
+        end = s + strcspn(s, " \t\r\n");
+    }
+    return end && end > s ? apr_pstrndup(p, s, (apr_size_t)(end - s)) : NULL;
+}
+
+/* SSLCertificateChainFile of every file of a configuration (as
+ * `-t -D DUMP_INCLUDES` lists them), relative paths from its ServerRoot:
+ * DUMP_CERTS names only the certificate files. */
+static void httpd_chain_files(apr_pool_t *p, const char *httpd,
+                              apr_array_header_t *out)
+{
+    char line[4096], *root = NULL;
+    apr_array_header_t *conf = apr_array_make(p, 8, sizeof(char *));
+    FILE *fp = popen(apr_pstrcat(p, httpd, " -t -D DUMP_RUN_CFG"
+                                 " -D DUMP_INCLUDES 2>/dev/null", NULL), "r");
+    int i;
+
+    if (!fp)
+        return;
+    while (fgets(line, sizeof(line), fp)) {
+        char *slash;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!strncmp(line, "ServerRoot: \"", 13))
+            root = apr_pstrndup(p, line + 13, strcspn(line + 13, "\""));
+        else if (line[0] == ' ' && strchr(line, ')')
+                 && (slash = strchr(strchr(line, ')'), '/')) != NULL)
+            APR_ARRAY_PUSH(conf, char *) = apr_pstrdup(p, slash);
+    }
+    pclose(fp);
+    for (i = 0; i < conf->nelts; i++) {
+        FILE *cf = fopen(APR_ARRAY_IDX(conf, i, char *), "r");
+        char *arg;
+
+        while (cf && fgets(line, sizeof(line), cf)) {
+            if ((arg = directive_arg(p, line, "SSLCertificateChainFile")))
+                APR_ARRAY_PUSH(out, const char *) =
+                    arg[0] == '/' || !root ? arg
+                                           : apr_pstrcat(p, root, "/", arg, NULL);
+        }
+        if (cf)
+            fclose(cf);
+    }
+}
+
 static int usage(void)
 {
     fprintf(stderr,
@@ -397,7 +463,8 @@ static int usage(void)
         "                         [--timeout SECONDS] [--chain FILE]"
         " [--httpd COMMAND] [CERTFILE...]\n"
         "CERTFILE holds the certificate then its chain, as SSLCertificateFile;\n"
-        "--chain names a file with more of the chain (SSLCertificateChainFile).\n"
+        "--chain names a file with more of the chain (SSLCertificateChainFile);\n"
+        "--httpd finds those of the configuration itself.\n"
         "--httpd checks every certificate of a configuration: COMMAND runs\n"
         "httpd on it, e.g. apachectl or '/usr/sbin/apache2 -f /path/conf'.\n"
         "Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios convention).\n");
@@ -419,6 +486,7 @@ int main(int argc, const char *const *argv)
     memset(&o, 0, sizeof(o));
     o.timeout = apr_time_from_sec(5);
     o.mirrors = apr_array_make(p, 2, sizeof(const char *));
+    o.chain_files = apr_array_make(p, 2, sizeof(const char *));
     json_out = apr_array_make(p, 4, sizeof(const char *));
     for (i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
@@ -426,7 +494,7 @@ int main(int argc, const char *const *argv)
         else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc)
             o.state_dir = argv[++i];
         else if (!strcmp(argv[i], "--chain") && i + 1 < argc)
-            o.chain_file = argv[++i];
+            APR_ARRAY_PUSH(o.chain_files, const char *) = argv[++i];
         else if (!strcmp(argv[i], "--proxy") && i + 1 < argc)
             o.proxy = argv[++i];
         else if (!strcmp(argv[i], "--mirror") && i + 1 < argc)
@@ -439,6 +507,7 @@ int main(int argc, const char *const *argv)
                         argv[i]);
                 return ST_UNKNOWN;
             }
+            httpd_chain_files(p, argv[i], o.chain_files);
             for (k = 0; k < list->nelts; k++) {
                 int st = doctor_file(p, APR_ARRAY_IDX(list, k, const char *),
                                      &o, json_out);
