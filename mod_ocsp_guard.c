@@ -308,9 +308,29 @@ static int og_parse_percent(const char *arg, int lo, int hi, int *out)
     return 1;
 }
 
-static const char *og_set_refresh_window(cmd_parms *cmd, void *dc,
-                                         const char *arg)
+/* A directive that takes a share of a response's validity in percent. */
+typedef struct {
+    apr_size_t offset;              /* of the int in og_server_conf_t */
+    int lo, hi, example;
+    const char *meaning;            /* "the share of ... " for the error */
+} og_percent_directive_t;
+
+static const og_percent_directive_t og_refresh_window = {
+    APR_OFFSETOF(og_server_conf_t, refresh_percent), 5, 95,
+    OG_DEFAULT_REFRESH_PERCENT,
+    "the share of a response's validity left when the module fetches a"
+    " fresh one"
+};
+static const og_percent_directive_t og_expiring_warning = {
+    APR_OFFSETOF(og_server_conf_t, expiring_percent), 1, 99,
+    OG_DEFAULT_EXPIRING_PERCENT,
+    "the share of validity below which a failing refresh raises"
+    " staple_expiring"
+};
+
+static const char *og_set_percent(cmd_parms *cmd, void *dc, const char *arg)
 {
+    const og_percent_directive_t *d = cmd->info;
     og_server_conf_t *sc = og_conf(cmd->server);
     int v;
     const char *err;
@@ -318,14 +338,16 @@ static const char *og_set_refresh_window(cmd_parms *cmd, void *dc,
     (void)dc;
     if ((err = og_global_only(cmd)) != NULL)
         return err;
-    if (!og_parse_percent(arg, 5, 95, &v))
-        return apr_psprintf(cmd->pool, "OCSPGuardRefreshWindow takes the"
-            " share of a response's validity, in percent from 5 to 95, left"
-            " when the module fetches a fresh one: e.g."
-            " 'OCSPGuardRefreshWindow 50' ('%s' is not)", arg);
-    sc->refresh_percent = v;
+    if (!og_parse_percent(arg, d->lo, d->hi, &v))
+        return apr_psprintf(cmd->pool, "%s takes %s, in percent from %d to"
+                            " %d: e.g. '%s %d' ('%s' is not)",
+                            cmd->directive->directive, d->meaning, d->lo,
+                            d->hi, cmd->directive->directive, d->example,
+                            arg);
+    *(int *)((char *)sc + d->offset) = v;
     return NULL;
 }
+
 
 static const char *og_set_retry(cmd_parms *cmd, void *dc, const char *min,
                                 const char *max)
@@ -475,23 +497,6 @@ static const char *og_set_event_log(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-static const char *og_set_expiring(cmd_parms *cmd, void *dc, const char *arg)
-{
-    og_server_conf_t *sc = og_conf(cmd->server);
-    int v;
-    const char *err;
-
-    (void)dc;
-    if ((err = og_global_only(cmd)) != NULL)
-        return err;
-    if (!og_parse_percent(arg, 1, 99, &v))
-        return apr_psprintf(cmd->pool, "OCSPGuardExpiringWarning takes the"
-            " share of validity, in percent from 1 to 99, below which a"
-            " failing refresh raises staple_expiring: e.g."
-            " 'OCSPGuardExpiringWarning 25' ('%s' is not)", arg);
-    sc->expiring_percent = v;
-    return NULL;
-}
 
 static const char *og_set_notify(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -525,7 +530,8 @@ static const command_rec og_cmds[] = {
     AP_INIT_TAKE12("OCSPGuardTimeout", og_set_timeout, NULL, RSRC_CONF,
         "seconds one fetch may take, optionally followed by the connect"
         " timeout"),
-    AP_INIT_TAKE1("OCSPGuardRefreshWindow", og_set_refresh_window, NULL,
+    AP_INIT_TAKE1("OCSPGuardRefreshWindow", og_set_percent,
+                  (void *)&og_refresh_window,
         RSRC_CONF, "percent of validity left when a response is refreshed"),
     AP_INIT_TAKE2("OCSPGuardRetry", og_set_retry, NULL, RSRC_CONF,
         "first and longest delay between attempts after a failure"),
@@ -543,7 +549,8 @@ static const command_rec og_cmds[] = {
     AP_INIT_RAW_ARGS("OCSPGuardNotifyCmd", og_set_notify, NULL, RSRC_CONF,
         "program (and arguments) run for staple_expiring, staple_expired,"
         " cert_revoked and recovered, the event as JSON on its stdin"),
-    AP_INIT_TAKE1("OCSPGuardExpiringWarning", og_set_expiring, NULL,
+    AP_INIT_TAKE1("OCSPGuardExpiringWarning", og_set_percent,
+                  (void *)&og_expiring_warning,
         RSRC_CONF, "percent of validity left below which a failing refresh"
         " raises staple_expiring"),
     {NULL}
