@@ -24,14 +24,9 @@
 # Results: bench/results/*.json, docs/benchmarks.md, docs/bench-*.png.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-if [ "$(id -u)" != 0 ]; then
-    echo "make bench needs root (a private network namespace; httpd runs as nobody)" >&2
-    exit 1
-fi
-if [ -z "${OG_BENCH_IN_NETNS:-}" ]; then
-    exec env OG_BENCH_IN_NETNS=1 unshare --net --pid --fork --mount-proc -- \
-        bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
-fi
+# shellcheck source=bench/netns.sh
+. "$top/bench/netns.sh"
+in_private_netns "make bench" "$0" "$@"
 DURATION=${DURATION:-5}          # healthy: seconds per contender and round
 ROUNDS=${ROUNDS:-3}              # healthy: rounds, alternating contenders
 OUTAGE=${OUTAGE:-45}             # outage scenarios: seconds of load

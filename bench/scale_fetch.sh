@@ -20,15 +20,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # a private network namespace with only lo, unless already in one (make
 # bench runs everything in one).
 if ip -o addr show | awk '$2 != "lo" { found = 1 } END { exit !found }'; then
-    if [ -n "${OG_SCALE_IN_NETNS:-}" ] || [ "$(id -u)" != 0 ]; then
-        echo "scale_fetch: not alone on loopback and cannot make a private" \
-             "network namespace (needs root): refusing to listen on" \
-             "every address" >&2
-        exit 1
-    fi
-    # shellcheck disable=SC2016  # expanded by the inner bash
-    exec env OG_SCALE_IN_NETNS=1 unshare --net --pid --fork --mount-proc -- \
-        bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+    # shellcheck source=bench/netns.sh
+    . "$top/bench/netns.sh"
+    in_private_netns "scale_fetch.sh (openssl ocsp listens on every address)" "$0" "$@"
 fi
 
 dir=$(mkdir -p "$1" && cd "$1" && pwd)

@@ -56,15 +56,6 @@ conf() {   # with-module(0|1)
     chown -R "$user" "$dir"
 }
 
-# PSS (KB) of the httpd parent and its children
-pss_kb() {
-    local pid total=0 p
-    pid=$(cat "$dir/run/httpd.pid")
-    for p in $pid $(pgrep -P "$pid"); do
-        total=$((total + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
-    done
-    echo "$total"
-}
 # PSS (KB) of each process, parent first
 pss_list() {
     local pid p
@@ -72,6 +63,11 @@ pss_list() {
     for p in $pid $(pgrep -P "$pid"); do
         awk '/^Pss:/ { printf "%s ", $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || true
     done
+}
+pss_kb() {
+    local kb total=0
+    for kb in $(pss_list); do total=$((total + kb)); done
+    echo "$total"
 }
 processes() { echo $(( 1 + $(pgrep -c -P "$(cat "$dir/run/httpd.pid")") )); }
 stop_httpd() {

@@ -8,14 +8,9 @@
 # private network namespace, as root (httpd drops to nobody).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-if [ "$(id -u)" != 0 ]; then
-    echo "make memcheck needs root (a private network namespace)" >&2
-    exit 1
-fi
-if [ -z "${OG_MEMCHECK_IN_NETNS:-}" ]; then
-    exec env OG_MEMCHECK_IN_NETNS=1 unshare --net --pid --fork --mount-proc -- \
-        bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
-fi
+# shellcheck source=bench/netns.sh
+. "$top/bench/netns.sh"
+in_private_netns "make memcheck" "$0" "$@"
 work="$top/build/memcheck"
 rm -rf "$work"; mkdir -p "$work"
 # shellcheck source=bench/lib.sh
