@@ -86,6 +86,8 @@ const char *og_event_json(apr_pool_t *p, const og_event_t *ev)
     add_str(p, kv, "subject", ev->subject);
     add_str(p, kv, "serial", ev->serial);
     add_str(p, kv, "vhosts", ev->vhosts);
+    if (ev->must_staple)
+        APR_ARRAY_PUSH(kv, const char *) = "\"must_staple\":true";
     add_str(p, kv, "responder", ev->responder);
     add_str(p, kv, "via", ev->via);
     if (ev->attempt > 0)

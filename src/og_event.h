@@ -28,6 +28,7 @@ typedef struct {
     long staple_expires_in_s;   /* only when staple_state has a staple */
     long next_attempt_in_s;     /* -1: none */
     long count;                 /* identical events aggregated, 0: none */
+    int must_staple;            /* the certificate is must-staple */
     const char *detail;
 } og_event_t;
 
