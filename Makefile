@@ -15,6 +15,9 @@ CC        ?= cc
 WARN      := -Wall -Wextra -Werror
 SRC       := src/og_cert.c src/og_chain.c src/og_error.c src/og_track.c src/og_event.c src/og_fetch.c src/og_record.c src/og_report.c src/og_round.c src/og_store.c \
              src/og_sched.c src/og_validate.c
+GLUE      := mod_ocsp_guard.c mod_ocsp_guard_cache.c mod_ocsp_guard_config.c \
+             mod_ocsp_guard_events.c mod_ocsp_guard_handshake.c \
+             mod_ocsp_guard_status.c mod_ocsp_guard_watchdog.c
 HDR       := mod_ocsp_guard.h $(wildcard src/*.h)
 LIBS      := -lcurl -lssl -lcrypto
 MODULE    := .libs/mod_ocsp_guard.so
@@ -28,7 +31,7 @@ DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
              libapache2-mod-perl2 libcmocka-dev curl iproute2 util-linux \
              faketime perl squid memcached gnuplot-nox valgrind
 
-.PHONY: all install test unit apache-test demo deps lint clean bench memcheck
+.PHONY: all install test unit apache-test demo deps lint layout clean bench memcheck
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -40,10 +43,10 @@ $(TOOL): tools/ocsp-guard.c $(SRC) $(wildcard src/*.h)
 	$(CC) $(WARN) -O2 -g -I. $(APR_CFLAGS) -o $@ tools/ocsp-guard.c $(SRC) \
 	    $(APR_LIBS) $(LIBS)
 
-$(MODULE): mod_ocsp_guard.c $(SRC) $(HDR)
+$(MODULE): $(GLUE) $(SRC) $(HDR)
 	@command -v $(APXS) >/dev/null || { echo "apxs not found: run 'make deps' (as root) or install apache2-dev"; exit 1; }
 	$(APXS) -c -o mod_ocsp_guard.la $(foreach w,$(WARN),-Wc,$(w)) \
-	    mod_ocsp_guard.c $(SRC) $(LIBS)
+	    $(GLUE) $(SRC) $(LIBS)
 
 install: $(MODULE) $(TOOL)
 	$(APXS) -i -n ocsp_guard mod_ocsp_guard.la
@@ -67,7 +70,7 @@ unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t; done
 
 # --- Apache::Test suite ----------------------------------------------------
-apache-test: $(MODULE) $(TOOL)
+apache-test: $(MODULE) $(TOOL) bench/tls_load
 	bash t/run-suite.sh $(TEST_ARGS)
 
 test: unit apache-test
@@ -97,11 +100,23 @@ deps:
 	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	else echo "missing:$$missing"; echo "run: sudo apt-get install$$missing"; exit 1; fi
 
-lint:
+# The layout's rules: the core includes no httpd header; the handshake
+# path's object references no fetch, round or libcurl symbol; no source
+# file of the module or the core grows past about 600 lines.
+layout: $(MODULE)
+	@bad=$$(grep -lE '#include <(httpd|http_[a-z]*|ap_[a-z_]*|util_[a-z_]*|mod_[a-z_]*)\.h>' src/*.c src/*.h); \
+	if [ -n "$$bad" ]; then echo "httpd headers in the core: $$bad"; exit 1; fi
+	@bad=$$(nm -u .libs/mod_ocsp_guard_handshake.o | grep -E ' (og_fetch|og_round|og_validate|curl_)'); \
+	if [ -n "$$bad" ]; then echo "the handshake path reaches the fetcher:"; echo "$$bad"; exit 1; fi
+	@long=$$(wc -l $(GLUE) $(SRC) mod_ocsp_guard.h src/*.h | awk '$$2 != "total" && $$1 > 650'); \
+	if [ -n "$$long" ]; then echo "files over 650 lines:"; echo "$$long"; exit 1; fi
+	@echo "layout: core free of httpd headers, handshake path free of fetch code, files under 650 lines"
+
+lint: layout
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --suppress=missingIncludeSystem --inline-suppr -I. -Isrc \
-	    mod_ocsp_guard.c $(SRC) tools/ocsp-guard.c
-	clang-tidy --quiet $(SRC) mod_ocsp_guard.c tools/ocsp-guard.c -- -I. $(APR_CFLAGS) \
+	    $(GLUE) $(SRC) tools/ocsp-guard.c
+	clang-tidy --quiet $(SRC) $(GLUE) tools/ocsp-guard.c -- -I. $(APR_CFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR)
 
 clean:

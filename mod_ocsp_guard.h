@@ -1,11 +1,30 @@
 /* mod_ocsp_guard: OCSP stapling for Apache httpd that keeps sites up when a
- * CA's responder is not. Shared declarations of the httpd glue. */
+ * CA's responder is not. Shared declarations of the httpd glue: one file
+ * per concern (mod_ocsp_guard_*.c) beside mod_ocsp_guard.c, the way mod_md
+ * splits its glue; every decision about a certificate is in src/. */
 #ifndef MOD_OCSP_GUARD_H
 #define MOD_OCSP_GUARD_H
 
+#include <sys/types.h>
+
+#include <apr_global_mutex.h>
+#include <apr_hash.h>
+#include <apr_shm.h>
+#include <apr_thread_rwlock.h>
+
 #include <httpd.h>
 #include <http_config.h>
+#include <http_log.h>
+#include <http_ssl.h>
 #include <ap_mmn.h>
+#include <ap_socache.h>
+
+#include "src/og_cert.h"
+#include "src/og_chain.h"
+#include "src/og_event.h"
+#include "src/og_report.h"
+#include "src/og_round.h"
+#include "src/og_track.h"
 
 /* ap_ssl_ocsp_* hooks arrived with MMN 20120211.105 (httpd 2.4.48). */
 #if !AP_MODULE_MAGIC_AT_LEAST(20120211, 105)
@@ -20,14 +39,19 @@
  * cache and handshake. */
 #define OGLOGNO(n) "OG" #n ": "
 
-/* Per-server configuration. Global-only settings live in the main server's
- * record; vhosts only carry `enabled`. */
-typedef enum {
-    OG_PROXY_UNSET = 0,
-    OG_PROXY_FALLBACK,                  /* direct first, then the proxy */
-    OG_PROXY_ALWAYS                     /* egress only through the proxy */
-} og_proxy_mode_e;
+extern module AP_MODULE_DECLARE_DATA ocsp_guard_module;
 
+/* Log lines carry the module, for "LogLevel ocsp_guard:debug"; the file
+ * that declares the module gets this from AP_DECLARE_MODULE. */
+#ifndef OG_DECLARES_MODULE
+APLOG_USE_MODULE(ocsp_guard);
+#endif
+
+/* ------------------------------------------------------------------ */
+/* configuration (mod_ocsp_guard_config.c)                            */
+
+/* Per-server configuration. Global-only settings live in the main server's
+ * record; vhosts carry `enabled`, the mirrors and the proxy. */
 typedef struct {
     int enabled;                        /* OCSPGuard; -1 unset (On) */
     apr_array_header_t *mirrors;        /* const char *, OCSPGuardMirror */
@@ -58,8 +82,179 @@ typedef struct {
 #define OG_DEFAULT_MAX_RESPONSE     16384
 #define OG_MAX_PARALLEL_FETCHES     8
 #define OG_DEFAULT_EXPIRING_PERCENT 25
+#define OG_MUST_STAPLE_EXPIRING_PERCENT 50
 /* the same alert for the same certificate at most once per this long */
 #define OG_NOTIFY_INTERVAL          apr_time_from_sec(300)
 #define OG_NOTIFY_MAX_PENDING       16
+#define OG_NOTIFY_TIMEOUT           apr_time_from_sec(30)
+#define OG_CLOCK_SKEW               apr_time_from_sec(300)
+#define OG_MAX_ID_LEN               64
+/* jobs per fetch batch, in units of the transfers run at once */
+#define OG_BATCH_FACTOR             4
+
+extern const command_rec og_cmds[];
+void *og_create_server_conf(apr_pool_t *p, server_rec *s);
+void *og_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
+og_server_conf_t *og_conf(const server_rec *s);
+int og_enabled(const server_rec *s);
+
+/* ------------------------------------------------------------------ */
+/* state                                                              */
+
+/* One socache instance and what it takes to use it. */
+typedef struct {
+    const ap_socache_provider_t *provider;  /* NULL: none */
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;              /* NOTMPSAFE providers */
+    const char *desc;                       /* "shmcb:/path(bytes)" */
+    apr_size_t capacity;                    /* bytes, 0: not ours to know */
+} og_cache_t;
+
+/* Per certificate in shared memory. The fetcher's view is written by
+ * og_slot_publish() alone, read by the status handlers, which tolerate a
+ * field being a moment old. `generation` is bumped by og_local_store()
+ * after a new record is in the local cache and read without a lock by
+ * every handshake; the counters below it are the children's. */
+typedef struct {
+    apr_uint32_t cert_status;
+    apr_uint32_t source;
+    apr_uint32_t last_error;
+    apr_uint32_t failures;
+    apr_uint32_t fetch_ok;
+    apr_uint32_t fetch_failed[OG_ERR_COUNT];
+    apr_uint32_t cached_bytes;              /* record in the local cache */
+    apr_uint32_t evictions;
+    apr_uint32_t store_failures;
+    apr_uint32_t cache_rejected;
+    apr_uint32_t cache_taken;
+    apr_time_t this_update;
+    apr_time_t next_update;
+    apr_time_t last_success;
+    apr_time_t last_failure;
+    apr_time_t next_attempt;
+    char responder[OG_TRACK_TEXT];
+    char last_error_detail[OG_TRACK_TEXT];
+    volatile apr_uint32_t generation;
+    volatile apr_uint32_t missing;          /* a child found no record */
+    volatile apr_uint32_t staples_served;   /* handshakes given a staple */
+    volatile apr_uint32_t unstapled;        /* handshakes given none */
+} og_slot_t;
+
+/* At the head of the shared memory: what concerns no one certificate. */
+typedef struct {
+    volatile apr_uint32_t missing_any;      /* bumped with any `missing` */
+    og_shared_view_t shared;                /* by og_shared_publish() */
+} og_shm_head_t;
+
+/* A certificate mod_ssl primed, with the fetcher's view of it. */
+typedef struct {
+    int index;
+    char id[OG_MAX_ID_LEN];         /* mod_ssl's id (SHA-1 of the DER) */
+    apr_size_t id_len;
+    og_cert_t *cert;                /* NULL when the PEM did not parse */
+    const char *parse_error;
+    apr_array_header_t *vhosts;     /* const char *, "name:port" */
+    int enabled_vhosts;             /* vhosts with OCSPGuard On */
+    int claimed;                    /* we returned OK from the prime hook */
+    apr_array_header_t *chain;      /* og_way_t, in the order tried */
+    /* touched only by post_config and then the fetcher */
+    og_track_t track;
+    og_item_t item;                 /* the round's view of this entry */
+    apr_uint32_t cached_bytes;      /* the record in the local cache */
+} og_entry_t;
+
+/* A child's own copy of a certificate's response, so that handshakes read
+ * memory of their own process and take no global lock. */
+typedef struct og_local_t og_local_t;
+
+/* Everything built for one configuration generation. */
+typedef struct {
+    apr_pool_t *pool;               /* pconf */
+    server_rec *s;
+    apr_hash_t *by_id;
+    apr_hash_t *issuers;            /* X509 * by SHA-1 of the DER */
+    apr_array_header_t *entries;    /* og_entry_t *, priming order */
+    apr_array_header_t *items;      /* og_item_t * of the claimed ones */
+    int owned;                      /* entries claimed */
+    og_cache_t local;               /* what children read; only we write */
+    og_cache_t shared;              /* between servers: untrusted input */
+    apr_shm_t *shm;
+    og_shm_head_t *head;
+    og_slot_t *slots;
+    og_local_t *locals;             /* per child, made in child_init */
+    og_round_t round;
+    og_round_io_t io;
+    apr_size_t record_max;
+    const char *state_dir;          /* persisted responses, NULL: none */
+    apr_file_t *event_log;          /* OCSPGuardEventLog, NULL: none */
+    const char *notify_cmd;         /* OCSPGuardNotifyCmd, NULL: none */
+    pid_t notify_pids[OG_NOTIFY_MAX_PENDING]; /* running, to be reaped */
+    apr_time_t notify_started[OG_NOTIFY_MAX_PENDING];
+    og_shared_view_t shared_stats;  /* the fetcher's own count */
+} og_state_t;
+
+extern og_state_t *og;
+
+/* ------------------------------------------------------------------ */
+/* caches and the state dir (mod_ocsp_guard_cache.c)                  */
+
+int og_setup_caches(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                    og_server_conf_t *sc);
+void og_caches_child_init(apr_pool_t *pchild, server_rec *s);
+/* A record from `cache` into buf (og->record_max bytes), decoded and
+ * checked to be this certificate's. */
+apr_status_t og_cache_get(og_cache_t *cache, const og_entry_t *e,
+                          unsigned char *buf, og_record_t *rec,
+                          apr_pool_t *p);
+void og_setup_state_dir(server_rec *s, og_server_conf_t *sc,
+                        apr_pool_t *pconf);
+void og_load_persisted(server_rec *s, apr_pool_t *ptemp);
+/* og_round_io_t callbacks */
+apr_status_t og_keep(void *ctx, og_item_t *it, const og_record_t *rec,
+                     const unsigned char *record, apr_size_t len,
+                     og_origin_e origin, apr_pool_t *p);
+apr_status_t og_shared_lookup(void *ctx, og_item_t *it, og_record_t *rec,
+                              apr_pool_t *p);
+/* The fetcher's regular look at the caches: records children found gone
+ * from the local cache put back; the shared cache probed, and refilled
+ * when it lost what it held. */
+void og_caches_check(apr_time_t now, apr_pool_t *p);
+void og_caches_fetcher_init(apr_pool_t *p);
+
+/* ------------------------------------------------------------------ */
+/* the handshake path (mod_ocsp_guard_handshake.c)                    */
+
+int og_get_resp(server_rec *s, conn_rec *c, const char *id,
+                apr_size_t id_len, ap_ssl_ocsp_copy_resp *cb, void *userdata);
+void og_handshake_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* ------------------------------------------------------------------ */
+/* events and alerts (mod_ocsp_guard_events.c)                        */
+
+void og_open_event_log(server_rec *s, og_server_conf_t *sc, apr_pool_t *pconf);
+/* Write `ev` (e: the certificate it is about, or NULL) to the event log
+ * and, when `notify`, run OCSPGuardNotifyCmd with it. */
+void og_emit(og_entry_t *e, og_event_t *ev, int notify, apr_pool_t *p);
+void og_notify_reap(void);
+const char *og_vhost_list(apr_pool_t *p, const og_entry_t *e);
+/* og_round_io_t callbacks */
+void og_emit_item(void *ctx, og_item_t *it, og_event_t *ev, int notify,
+                  apr_pool_t *p);
+void og_log_line(void *ctx, int level, const char *line);
+
+/* ------------------------------------------------------------------ */
+/* the fetcher (mod_ocsp_guard_watchdog.c)                            */
+
+void og_round_setup(og_server_conf_t *sc);
+int og_start_fetcher(server_rec *s, apr_pool_t *pconf);
+
+/* ------------------------------------------------------------------ */
+/* status (mod_ocsp_guard_status.c)                                   */
+
+void og_slot_publish(void *ctx, og_item_t *it);
+void og_shared_publish(void);
+int og_status_handler(request_rec *r);
+int og_server_status(request_rec *r, int flags);
+const char *og_owner(const og_entry_t *e);
 
 #endif

@@ -11,6 +11,9 @@
  *            per handshake (vhosts with a certificate each)
  *            [--phase-at S] (also summarise before and after second S, e.g.
  *                            when a fault is injected)
+ *            [--issuer FILE] (verify each staple's signature against this
+ *                             issuer, as a client that checks does, and
+ *                             count the staples that fail: "forged")
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,7 +30,9 @@
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #define MAX_SECONDS 3600
 
@@ -50,6 +55,8 @@ static long opt_count;      /* 0: no limit */
 static double opt_phase_at; /* 0: one phase */
 static long started;
 static const char *opt_sni = "localhost";
+static X509 *opt_issuer;    /* --issuer: verify staples against it */
+static long forged, verified;
 static char **sni_names;    /* opt_sni split at commas */
 static long nsni, next_sni;
 static SSL_CTX *ctx;
@@ -90,6 +97,19 @@ static int staple_status(SSL *ssl, int *stapled)
     if (!resp)
         return -1;
     bs = OCSP_response_get1_basic(resp);
+    if (bs && opt_issuer) {
+        /* the issuer as the only trust anchor, delegated signers allowed */
+        X509_STORE *store = X509_STORE_new();
+        STACK_OF(X509) *chain = sk_X509_new_null();
+        int ok = store && chain && X509_STORE_add_cert(store, opt_issuer)
+                 && X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN)
+                 && sk_X509_push(chain, opt_issuer)
+                 && OCSP_basic_verify(bs, chain, store, 0) > 0;
+        __sync_fetch_and_add(ok ? &verified : &forged, 1);
+        ERR_clear_error();
+        sk_X509_free(chain);
+        X509_STORE_free(store);
+    }
     if (bs && OCSP_resp_count(bs) > 0) {
         OCSP_SINGLERESP *single = OCSP_resp_get0(bs, 0);
         status = OCSP_single_get0_status(single, NULL, NULL, NULL, NULL);
@@ -225,10 +245,21 @@ int main(int argc, char **argv)
             opt_count = atol(argv[++i]);
         else if (!strcmp(argv[i], "--phase-at") && i + 1 < argc)
             opt_phase_at = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--issuer") && i + 1 < argc) {
+            FILE *f = fopen(argv[++i], "r");
+            opt_issuer = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+            if (f)
+                fclose(f);
+            if (!opt_issuer) {
+                fprintf(stderr, "tls_load: cannot read a certificate from"
+                        " %s\n", argv[i]);
+                return 2;
+            }
+        }
         else {
             fprintf(stderr, "usage: tls_load --port N --sni NAME"
                     " [--concurrency C] [--duration S] [--count N]"
-                    " [--phase-at S]\n");
+                    " [--phase-at S] [--issuer FILE]\n");
             return 2;
         }
     }
@@ -272,10 +303,13 @@ int main(int argc, char **argv)
     printf("{\"port\":%d,\"sni\":\"%s\",\"concurrency\":%d,\"duration_s\":%d,"
            "\"handshakes\":%zu,\"per_second\":%.1f,\"p50_ms\":%.3f,"
            "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"stapled\":%ld,\"stapled_good\":%ld,"
-           "\"failed_connect\":%ld,\"failed_handshake\":%ld,\"timeline\":[",
+           "\"failed_connect\":%ld,\"failed_handshake\":%ld,",
            opt_port, opt_sni, opt_conc, opt_duration, nsamples,
            (double)nsamples / elapsed, p50, p99, max, stapled, good,
            fail_connect, fail_handshake);
+    if (opt_issuer)
+        printf("\"verified\":%ld,\"forged\":%ld,", verified, forged);
+    printf("\"timeline\":[");
     seconds = (int)elapsed + 1 < opt_duration ? (int)elapsed + 1 : opt_duration;
     for (i = 0; i < seconds; i++)
         printf("%s{\"s\":%d,\"done\":%ld,\"stapled\":%ld,\"good\":%ld,"
@@ -311,6 +345,7 @@ int main(int argc, char **argv)
     printf("}\n");
     free(samples);
     free(threads);
+    X509_free(opt_issuer);
     SSL_CTX_free(ctx);
     return 0;
 }

@@ -74,8 +74,13 @@ const char *og_report_json(apr_pool_t *p, const og_report_t *r,
     apr_array_header_t *out = apr_array_make(p, 16 + n * 8,
                                              sizeof(const char *));
     const og_shared_view_t *sh = &r->shared;
+    unsigned rejected = 0, taken = 0;
     int i;
 
+    for (i = 0; i < n; i++) {
+        rejected += views[i].cache_rejected;
+        taken += views[i].cache_taken;
+    }
     put(out, apr_psprintf(p, "{\"module\":%s,\"now\":%s,\"cache\":%s,",
                           js(p, r->module), js_time(p, r->now),
                           js(p, r->cache)));
@@ -85,7 +90,7 @@ const char *og_report_json(apr_pool_t *p, const og_report_t *r,
             "\"store_failures\":%u,\"rejected\":%u,\"fetches_saved\":%u,"
             "\"repopulated\":%u},", js(p, sh->name),
             sh->reachable ? "true" : "false", sh->reads, sh->misses,
-            sh->store_failures, sh->rejected, sh->taken, sh->repopulated));
+            sh->store_failures, rejected, taken, sh->repopulated));
     put(out, apr_psprintf(p, "\"state_dir\":%s,\"certificates\":[",
                           r->state_dir ? js(p, r->state_dir) : "null"));
     for (i = 0; i < n; i++) {
@@ -220,7 +225,8 @@ static void prom_cache(apr_pool_t *p, apr_array_header_t *out,
 }
 
 static void prom_shared(apr_pool_t *p, apr_array_header_t *out,
-                        const og_shared_view_t *sh)
+                        const og_shared_view_t *sh, const og_view_t *views,
+                        int n)
 {
     static const char *const names[][2] = {
         { "ocsp_guard_shared_cache_reads_total",
@@ -236,11 +242,16 @@ static void prom_shared(apr_pool_t *p, apr_array_header_t *out,
         { "ocsp_guard_shared_cache_repopulated_total",
           "Records put back into the shared cache after it lost them" },
     };
-    const unsigned values[] = { sh->reads, sh->misses, sh->store_failures,
-                                sh->rejected, sh->taken, sh->repopulated };
+    unsigned values[] = { sh->reads, sh->misses, sh->store_failures, 0, 0,
+                          sh->repopulated };
     const char *cache = og_prom_label(p, sh->name);
     size_t i;
+    int k;
 
+    for (k = 0; k < n; k++) {
+        values[3] += views[k].cache_rejected;
+        values[4] += views[k].cache_taken;
+    }
     help(p, out, "ocsp_guard_shared_cache_up", "gauge",
          "1 when the shared cache answered at the last look");
     put(out, apr_psprintf(p, "ocsp_guard_shared_cache_up{cache=\"%s\"} %d\n",
@@ -276,6 +287,6 @@ const char *og_report_prometheus(apr_pool_t *p, const og_report_t *r,
     put(out, apr_psprintf(p, "ocsp_guard_certificates %d\n", r->owned));
     prom_cache(p, out, r, views, n);
     if (r->shared.name)
-        prom_shared(p, out, &r->shared);
+        prom_shared(p, out, &r->shared, views, n);
     return apr_array_pstrcat(p, out, 0);
 }

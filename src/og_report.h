@@ -52,8 +52,6 @@ typedef struct {
     unsigned reads;
     unsigned misses;
     unsigned store_failures;
-    unsigned rejected;          /* records that failed validation */
-    unsigned taken;             /* fetches saved */
     unsigned repopulated;       /* records put back after a loss */
 } og_shared_view_t;
 

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "og_track.h"
@@ -24,11 +25,17 @@ void og_input_init(og_input_t *in, og_input_e kind)
     in->elapsed_ms = -1;
 }
 
+og_staple_e og_staple_state(apr_time_t next_update, int failures,
+                            apr_time_t now)
+{
+    if (next_update > now)
+        return failures ? OG_STAPLE_STALE : OG_STAPLE_FRESH;
+    return next_update ? OG_STAPLE_EXPIRED : OG_STAPLE_NONE;
+}
+
 og_staple_e og_track_staple(const og_track_t *t, apr_time_t now)
 {
-    if (t->next_update > now)
-        return t->failures ? OG_STAPLE_STALE : OG_STAPLE_FRESH;
-    return t->next_update ? OG_STAPLE_EXPIRED : OG_STAPLE_NONE;
+    return og_staple_state(t->next_update, t->failures, now);
 }
 
 const char *og_staple_name(og_staple_e s)
@@ -114,7 +121,7 @@ static void hold(og_track_t *t, const og_validation_t *v, og_source_e source,
     t->last_error = OG_OK;
     t->expiring_reported = 0;
     t->expired_reported = 0;
-    t->fail_key[0] = '\0';
+    t->fail_key = 0;
     t->fail_repeats = 0;
 }
 
@@ -216,11 +223,14 @@ static void on_store_failed(og_track_t *t, const og_track_policy_t *pol,
  * 1st, 2nd, 4th, 8th ... time, with the count: an outage cannot flood. */
 static int worth_saying(og_track_t *t, const char *key)
 {
-    if (!strncmp(t->fail_key, key, sizeof(t->fail_key) - 1)) {
+    apr_ssize_t len = APR_HASH_KEY_STRING;
+    unsigned int hash = apr_hashfunc_default(key, &len) | 1u;
+
+    if (t->fail_key == hash) {
         t->fail_repeats++;
     }
     else {
-        apr_cpystrn(t->fail_key, key, sizeof(t->fail_key));
+        t->fail_key = hash;
         t->fail_repeats = 1;
     }
     return !(t->fail_repeats & (t->fail_repeats - 1));

@@ -74,7 +74,8 @@ typedef struct {
     int expiring_reported;
     int expired_reported;
     int cert_expired_reported;
-    char fail_key[OG_TRACK_TEXT];   /* class and way of the last failure */
+    unsigned int fail_key;          /* hash of the last failure's class
+                                     * and way */
     long fail_repeats;              /* identical failures in a row */
     apr_time_t notified[OG_NOTIFY_KINDS];
 } og_track_t;
@@ -130,6 +131,10 @@ void og_track_step(og_track_t *t, const og_track_policy_t *pol,
                    og_step_t *out, apr_pool_t *p);
 
 og_staple_e og_track_staple(const og_track_t *t, apr_time_t now);
+
+/* The one rule behind it, for views that hold only these two fields. */
+og_staple_e og_staple_state(apr_time_t next_update, int failures,
+                            apr_time_t now);
 
 /* "none", "fresh", "stale-refreshing", "expired". */
 const char *og_staple_name(og_staple_e s);

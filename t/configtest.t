@@ -18,6 +18,8 @@ my @bad = (
     ['OCSPGuardRetry 0 5'              => qr/OCSPGuardRetry takes .*'0' is not/],
     ['OCSPGuardRetry 60'               => qr/OCSPGuardRetry takes two arguments/],
     ['OCSPGuardMaxResponseSize 12'     => qr/OCSPGuardMaxResponseSize takes .*1024 to 1048576.*'12' is not/],
+    # 18014398509481985 * 1024 wraps a signed 64-bit multiply to 1024
+    ['OCSPGuardMaxResponseSize 18014398509481985K' => qr/OCSPGuardMaxResponseSize takes .*'18014398509481985K' is not/],
     ['OCSPGuardCache nosuch'           => qr/no shared object cache provider 'nosuch' is loaded \(loaded: .*shmcb.*Write OCSPGuardCache provider/],
     ['OCSPGuardCache shmcb:/x(99999999999999)' => qr/OCSPGuardCache: shmcb arguments .* rejected/],
     ['OCSPGuardMirror ftp://mirror.example/' => qr/OCSPGuardMirror takes http:\/\/ or https:\/\/ URLs.*'ftp:\/\/mirror\.example\/' is not/],

@@ -11,7 +11,7 @@ use OCSPGuardTest;
 use JSON::PP ();
 
 my $doctor = t_dir() . '/ocsp-guard';
-plan tests => 18, need need_module('ssl'), { 'ocsp-guard is built' => -x $doctor };
+plan tests => 20, need need_module('ssl'), { 'ocsp-guard is built' => -x $doctor };
 
 my $pki = pki_dir();
 sub doctor {
@@ -71,6 +71,16 @@ close $cf;
 ($rc, $out) = doctor("--httpd '$httpd -f $chained'");
 ok t_cmp($rc, 0, '--httpd with SSLCertificateChainFile: exit 0');
 ok t_cmp($out, qr/issuer found in \S+\/chain\.crt/, '--httpd reads SSLCertificateChainFile');
+
+# the module's own failover order (src/og_chain.c): mirrors first, and
+# only through the proxy, which here refuses; nothing is tried directly
+($rc, $out) = doctor("--mirror http://127.0.0.1:18890/ --mirrors-first"
+                     . " --proxy http://127.0.0.1:1 --proxy-always $pki/good.chain.pem");
+my @ways = $out =~ /\] ocsp\s+(\S+ via proxy \S+):/g;
+ok t_cmp("@ways", 'http://127.0.0.1:18890/ via proxy http://127.0.0.1:1 '
+                  . 'http://127.0.0.1:18880/ via proxy http://127.0.0.1:1',
+         'the order the module tries: mirror first, through the proxy');
+ok t_cmp(scalar(() = $out =~ /\] connect /g), 0, 'nothing direct with the proxy always');
 
 ($rc, $out) = doctor("--json $pki/faulty.chain.pem $pki/noaia.chain.pem $pki/faulty.crt");
 my $j = eval { JSON::PP::decode_json($out) } || {};

@@ -24,6 +24,7 @@ cp -a "$top/t" "$run/t"
 rm -rf "$run/t/unit" "$run/t/logs" "$run/t/pki/out"
 cp "$module" "$run/t/mod_ocsp_guard.so"
 [ -x "$top/ocsp-guard" ] && cp "$top/ocsp-guard" "$run/t/ocsp-guard"
+[ -x "$top/bench/tls_load" ] && cp "$top/bench/tls_load" "$run/t/tls_load"
 user=${OG_TEST_USER:-nobody}
 chown -R "$user" "$run"
 # every parent must be traversable by the test user

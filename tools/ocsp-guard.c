@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "src/og_cert.h"
+#include "src/og_chain.h"
 #include "src/og_event.h"
 #include "src/og_fetch.h"
 #include "src/og_record.h"
@@ -40,7 +41,9 @@ typedef struct {
     int json;
     const char *state_dir;
     const char *proxy;
+    og_proxy_mode_e proxy_mode;
     apr_array_header_t *mirrors;
+    int mirrors_first;
     apr_interval_time_t timeout;
     apr_array_header_t *chain_files; /* as SSLCertificateChainFile */
 } options_t;
@@ -191,7 +194,7 @@ static int check_fetch(report_t *r, const og_cert_t *c, const char *url,
     og_fetch_t *f = og_fetch_make(r->p, url, c->request_der, c->request_len,
                                   proxy, NULL);
     og_validation_t v;
-    const char *way = proxy ? apr_pstrcat(r->p, url, " via ", proxy, NULL)
+    const char *way = proxy ? apr_pstrcat(r->p, url, " via proxy ", proxy, NULL)
                             : url;
 
     memset(&fo, 0, sizeof(fo));
@@ -279,6 +282,8 @@ static int doctor_file(apr_pool_t *p, const char *file, const options_t *o,
     BIO *bio = BIO_new_file(file, "r");
     X509 *leaf = NULL, *issuer = NULL;
     og_cert_t *c;
+    og_chain_conf_t cc;
+    apr_array_header_t *chain;
     const char *err = NULL;
     int i, any_good = 0, urls = 0, saved_ok;
 
@@ -322,21 +327,21 @@ static int doctor_file(apr_pool_t *p, const char *file, const options_t *o,
     for (i = 0; i < c->ocsp_urls->nelts; i++) {
         const char *url = APR_ARRAY_IDX(c->ocsp_urls, i, const char *);
         check(&r, ST_OK, "aia", "OCSP responder %s", url);
-        check_network(&r, url, (int)apr_time_as_msec(o->timeout));
-        any_good |= check_fetch(&r, c, url, NULL, o);
-        urls++;
+        if (!o->proxy || o->proxy_mode != OG_PROXY_ALWAYS)
+            check_network(&r, url, (int)apr_time_as_msec(o->timeout));
     }
-    for (i = 0; o->mirrors && i < o->mirrors->nelts; i++) {
-        any_good |= check_fetch(&r, c, APR_ARRAY_IDX(o->mirrors, i,
-                                                     const char *), NULL, o);
-        urls++;
+    /* every way the module would try, in its order */
+    cc.mirrors = o->mirrors;
+    cc.mirrors_first = o->mirrors_first;
+    cc.proxy = o->proxy;
+    cc.proxy_mode = o->proxy ? o->proxy_mode : OG_PROXY_NONE;
+    chain = og_chain_make(p);
+    og_chain_add(chain, c->ocsp_urls, &cc);
+    for (i = 0; i < chain->nelts; i++) {
+        const og_way_t *w = &APR_ARRAY_IDX(chain, i, og_way_t);
+        any_good |= check_fetch(&r, c, w->url, w->proxy, o);
     }
-    if (o->proxy) {
-        for (i = 0; i < c->ocsp_urls->nelts; i++)
-            any_good |= check_fetch(&r, c, APR_ARRAY_IDX(c->ocsp_urls, i,
-                                                         const char *),
-                                    o->proxy, o);
-    }
+    urls = chain->nelts;
     if (urls == 0) {
         check(&r, ST_OK, "aia", "no OCSP URL in the certificate (its CA may"
               " have stopped OCSP): nothing to staple, nothing to fix");
@@ -459,12 +464,17 @@ static int usage(void)
 {
     fprintf(stderr,
         "usage: ocsp-guard doctor [--json] [--state-dir DIR] [--mirror URL]..."
-        " [--proxy URL]\n"
+        " [--mirrors-first]\n"
+        "                         [--proxy URL [--proxy-always]]\n"
         "                         [--timeout SECONDS] [--chain FILE]"
         " [--httpd COMMAND] [CERTFILE...]\n"
         "CERTFILE holds the certificate then its chain, as SSLCertificateFile;\n"
         "--chain names a file with more of the chain (SSLCertificateChainFile);\n"
         "--httpd finds those of the configuration itself.\n"
+        "The ways are tried in the module's order: the AIA URLs and the\n"
+        "mirrors (--mirrors-first: mirrors before), directly, then through\n"
+        "the proxy (--proxy-always: only through it), as OCSPGuardMirror and\n"
+        "OCSPGuardProxy set them.\n"
         "--httpd checks every certificate of a configuration: COMMAND runs\n"
         "httpd on it, e.g. apachectl or '/usr/sbin/apache2 -f /path/conf'.\n"
         "Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios convention).\n");
@@ -485,6 +495,7 @@ int main(int argc, const char *const *argv)
     og_fetch_global_init();
     memset(&o, 0, sizeof(o));
     o.timeout = apr_time_from_sec(5);
+    o.proxy_mode = OG_PROXY_FALLBACK;
     o.mirrors = apr_array_make(p, 2, sizeof(const char *));
     o.chain_files = apr_array_make(p, 2, sizeof(const char *));
     json_out = apr_array_make(p, 4, sizeof(const char *));
@@ -497,6 +508,10 @@ int main(int argc, const char *const *argv)
             APR_ARRAY_PUSH(o.chain_files, const char *) = argv[++i];
         else if (!strcmp(argv[i], "--proxy") && i + 1 < argc)
             o.proxy = argv[++i];
+        else if (!strcmp(argv[i], "--proxy-always"))
+            o.proxy_mode = OG_PROXY_ALWAYS;
+        else if (!strcmp(argv[i], "--mirrors-first"))
+            o.mirrors_first = 1;
         else if (!strcmp(argv[i], "--mirror") && i + 1 < argc)
             APR_ARRAY_PUSH(o.mirrors, const char *) = argv[++i];
         else if (!strcmp(argv[i], "--httpd") && i + 1 < argc) {

@@ -108,9 +108,11 @@ static void json_with_a_shared_cache(void **state)
     (void)state;
     r.shared.name = "memcache:127.0.0.1:11211";
     r.shared.reachable = 1;
+    og_view_t v = stapled();
+
     r.shared.reads = 10;
-    r.shared.rejected = 3;
-    out = og_report_json(pool, &r, NULL, 0);
+    v.cache_rejected = 3;
+    out = og_report_json(pool, &r, &v, 1);
     assert_non_null(strstr(out, "\"shared_cache\":{\"name\":"
         "\"memcache:127.0.0.1:11211\",\"reachable\":true,\"reads\":10,"
         "\"misses\":0,\"store_failures\":0,\"rejected\":3,"
@@ -125,7 +127,7 @@ static void prometheus_lines(void **state)
 
     (void)state;
     r.shared.name = "redis:127.0.0.1:6379";
-    r.shared.taken = 5;
+    v.cache_taken = 5;
     out = og_report_prometheus(pool, &r, &v, 1);
     assert_non_null(strstr(out, "# TYPE ocsp_guard_staples_served_total"
                             " counter\nocsp_guard_staples_served_total"

@@ -1,0 +1,645 @@
+/* mod_ocsp_guard: where responses are kept. Three places, one rule: a
+ * child staples only what this server's fetcher validated.
+ *  - the local cache (shmcb), written by this server alone: the only one
+ *    children read;
+ *  - the state dir, so that a full restart staples from the first
+ *    handshake;
+ *  - the shared cache (OCSPGuardCache memcache:, redis: ...), an exchange
+ *    between the servers of a fleet and nothing more: only the fetcher
+ *    reads it, validates whatever it takes from it like a network answer,
+ *    and its failure takes nothing from this server's children. */
+
+#include <string.h>
+
+#include <apr_atomic.h>
+#include <apr_strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <ap_provider.h>
+#include <ap_socache.h>
+#include <util_mutex.h>
+#include <unixd.h>
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "mod_ocsp_guard.h"
+#include "src/og_store.h"
+
+#define OG_LOCAL_MUTEX    "ocsp-guard-cache"
+#define OG_SHARED_MUTEX   "ocsp-guard-shared"
+#define OG_CACHE_FILE     "ocsp_guard_cache"
+#define OG_CACHE_MIN_SIZE ((apr_size_t)512 * 1024)
+/* how often the fetcher asks the shared cache whether it is there */
+#define OG_SHARED_PROBE   apr_time_from_sec(5)
+
+/* ------------------------------------------------------------------ */
+/* socache instances                                                  */
+
+static apr_status_t og_cache_lock(og_cache_t *c)
+{
+    return c->mutex ? apr_global_mutex_lock(c->mutex) : APR_SUCCESS;
+}
+
+static void og_cache_unlock(og_cache_t *c)
+{
+    if (c->mutex)
+        apr_global_mutex_unlock(c->mutex);
+}
+
+static apr_status_t og_cache_read(og_cache_t *c, const unsigned char *id,
+                                  unsigned int id_len, unsigned char *buf,
+                                  unsigned int *len, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = og_cache_lock(c)) != APR_SUCCESS)
+        return rv;
+    rv = c->provider->retrieve(c->instance, og->s, id, id_len, buf, len, p);
+    og_cache_unlock(c);
+    return rv;
+}
+
+static apr_status_t og_cache_write(og_cache_t *c, const unsigned char *id,
+                                   unsigned int id_len, apr_time_t expiry,
+                                   const unsigned char *buf, apr_size_t len,
+                                   apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = og_cache_lock(c)) != APR_SUCCESS)
+        return rv;
+    rv = c->provider->store(c->instance, og->s, id, id_len, expiry,
+                            (unsigned char *)buf, (unsigned int)len, p);
+    og_cache_unlock(c);
+    return rv;
+}
+
+apr_status_t og_cache_get(og_cache_t *cache, const og_entry_t *e,
+                          unsigned char *buf, og_record_t *rec, apr_pool_t *p)
+{
+    unsigned int len = (unsigned int)og->record_max;
+    apr_status_t rv;
+
+    rv = og_cache_read(cache, (const unsigned char *)e->id,
+                       (unsigned int)e->id_len, buf, &len, p);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = og_record_decode(rec, buf, len);
+    if (rv == APR_SUCCESS && e->cert
+        && memcmp(rec->cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN) != 0)
+        rv = APR_EINVAL;    /* someone else's record under our key */
+    return rv;
+}
+
+static apr_status_t og_cache_put(og_cache_t *cache, const og_entry_t *e,
+                                 const unsigned char *buf, apr_size_t len,
+                                 apr_time_t expiry, apr_pool_t *p)
+{
+    return og_cache_write(cache, (const unsigned char *)e->id,
+                          (unsigned int)e->id_len, expiry, buf, len, p);
+}
+
+/* Store a record where children read it and tell them it is there. */
+static apr_status_t og_local_store(og_entry_t *e, const unsigned char *buf,
+                                   apr_size_t len, apr_time_t expiry,
+                                   apr_pool_t *p)
+{
+    apr_status_t rv = og_cache_put(&og->local, e, buf, len, expiry, p);
+
+    if (rv == APR_SUCCESS) {
+        e->cached_bytes = (apr_uint32_t)len;
+        apr_atomic_inc32(&og->slots[e->index].generation);
+    }
+    return rv;
+}
+
+static apr_status_t og_cache_cleanup(void *data)
+{
+    og_cache_t *c = data;
+
+    if (c->instance && c->provider)
+        c->provider->destroy(c->instance, og ? og->s : NULL);
+    c->instance = NULL;
+    return APR_SUCCESS;
+}
+
+/* shmcb's size from its arguments: "path(bytes)", "(bytes)" or its own
+ * default of 512000. 0 for providers whose size is not ours to know. */
+static apr_size_t og_shmcb_size(const char *name, const char *args)
+{
+    const char *open_paren;
+
+    if (strcmp(name, "shmcb") != 0)
+        return 0;
+    open_paren = args ? strrchr(args, '(') : NULL;
+    return open_paren ? (apr_size_t)apr_atoi64(open_paren + 1) : 512000;
+}
+
+/* An undersized stapling cache is a classic cause of lost staples (the
+ * SSLStaplingCache advice in every troubleshooting guide). Refuse a shmcb
+ * that cannot hold a small response for every certificate; warn when it
+ * cannot hold typical ones with room to spare. */
+static int og_check_cache_size(server_rec *s, const og_cache_t *c)
+{
+    apr_size_t least = (apr_size_t)og->owned * (OG_RECORD_HDR_LEN + 1024);
+    apr_size_t want = (apr_size_t)og->owned * (OG_RECORD_HDR_LEN + 2048) * 2;
+
+    if (!c->capacity)
+        return OK;
+    if (c->capacity < least) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00116)
+                     "OCSPGuardCache %s: %" APR_SIZE_T_FMT " bytes cannot hold"
+                     " a response for each of the %d certificates; write"
+                     " OCSPGuardCache shmcb:<file>(%" APR_SIZE_T_FMT ") or"
+                     " leave OCSPGuardCache out to have it sized for you",
+                     c->desc, c->capacity, og->owned, want);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (c->capacity < want)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, OGLOGNO(00117)
+                     "OCSPGuardCache %s: %" APR_SIZE_T_FMT " bytes is tight"
+                     " for %d certificates (responses may be evicted); %"
+                     APR_SIZE_T_FMT " or more is advised", c->desc,
+                     c->capacity, og->owned, want);
+    return OK;
+}
+
+/* The default local cache: room for every certificate's record twice
+ * over (shmcb splits its memory into subcaches), never under 512 KB. */
+static int og_make_default_local(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                 server_rec *s)
+{
+    apr_size_t size = (apr_size_t)og->owned * og->record_max * 2;
+    const char *args, *err;
+    og_cache_t *c = &og->local;
+
+    if (size < OG_CACHE_MIN_SIZE)
+        size = OG_CACHE_MIN_SIZE;
+    c->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
+                                     AP_SOCACHE_PROVIDER_VERSION);
+    if (!c->provider) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00106)
+                     "mod_ocsp_guard keeps responses in a shmcb cache: add"
+                     " 'LoadModule socache_shmcb_module"
+                     " modules/mod_socache_shmcb.so'");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    args = apr_psprintf(pconf, "%s(%" APR_SIZE_T_FMT ")",
+                        ap_runtime_dir_relative(pconf, OG_CACHE_FILE), size);
+    err = c->provider->create(&c->instance, args, ptemp, pconf);
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00107)
+                     "cannot create the default cache shmcb:%s: %s", args,
+                     err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    c->desc = apr_pstrcat(pconf, "shmcb:", args, NULL);
+    c->capacity = size;
+    return OK;
+}
+
+static int og_cache_init(og_cache_t *c, const char *mutex_type,
+                         apr_pool_t *pconf, server_rec *s)
+{
+    struct ap_socache_hints hints;
+    apr_status_t rv;
+
+    if (c->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
+        rv = ap_global_mutex_create(&c->mutex, NULL, mutex_type, NULL, s,
+                                    pconf, 0);
+        if (rv != APR_SUCCESS)
+            return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.avg_id_len = OG_CERT_SHA1_LEN;
+    hints.avg_obj_size = 2048;
+    hints.expiry_interval = apr_time_from_sec(60);
+    rv = c->provider->init(c->instance, "ocsp-guard", &hints, s, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, OGLOGNO(00108)
+                     "cannot initialise the response cache %s", c->desc);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(pconf, c, og_cache_cleanup,
+                              apr_pool_cleanup_null);
+    return OK;
+}
+
+int og_setup_caches(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                    og_server_conf_t *sc)
+{
+    og_cache_t *configured = NULL;
+    int status;
+
+    memset(&og->local, 0, sizeof(og->local));
+    memset(&og->shared, 0, sizeof(og->shared));
+    if (sc->cache_instance) {
+        /* A shmcb is this server's own: it is the local cache. Anything
+         * else may be written by others: the shared one. */
+        configured = strcmp(sc->cache_name, "shmcb") ? &og->shared
+                                                     : &og->local;
+        configured->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
+            sc->cache_name, AP_SOCACHE_PROVIDER_VERSION);
+        configured->instance = sc->cache_instance;
+        configured->desc = apr_pstrcat(pconf, sc->cache_name, ":",
+                                       sc->cache_args ? sc->cache_args : "",
+                                       NULL);
+        configured->capacity = og_shmcb_size(sc->cache_name, sc->cache_args);
+        if (og_check_cache_size(s, configured) != OK)
+            return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!og->local.provider
+        && (status = og_make_default_local(pconf, ptemp, s)) != OK)
+        return status;
+    if ((status = og_cache_init(&og->local, OG_LOCAL_MUTEX, pconf, s)) != OK)
+        return status;
+    if (og->shared.provider
+        && (status = og_cache_init(&og->shared, OG_SHARED_MUTEX, pconf, s))
+               != OK)
+        return status;
+    og->io.shared_name = og->shared.provider ? og->shared.desc : NULL;
+    og->shared_stats.name = og->io.shared_name;
+    return OK;
+}
+
+void og_caches_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    og_cache_t *caches[2];
+    int i;
+
+    caches[0] = &og->local;
+    caches[1] = &og->shared;
+    for (i = 0; i < 2; i++) {
+        apr_status_t rv;
+
+        if (!caches[i]->mutex)
+            continue;
+        rv = apr_global_mutex_child_init(&caches[i]->mutex,
+            apr_global_mutex_lockfile(caches[i]->mutex), pchild);
+        if (rv != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, OGLOGNO(00114)
+                         "cannot attach the mutex of %s in this child",
+                         caches[i]->desc);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* the state dir                                                      */
+
+/* Debian and RHEL keep server state under /var/lib; elsewhere ServerRoot. */
+static const char *og_default_state_dir(apr_pool_t *p)
+{
+    static const char *const bases[] = { "/var/lib/apache2", "/var/lib/httpd",
+                                         NULL };
+    apr_finfo_t fi;
+    int i;
+
+    for (i = 0; bases[i]; i++) {
+        if (apr_stat(&fi, bases[i], APR_FINFO_TYPE, p) == APR_SUCCESS
+            && fi.filetype == APR_DIR)
+            return apr_pstrcat(p, bases[i], "/ocsp-guard", NULL);
+    }
+    return ap_server_root_relative(p, "ocsp-guard");
+}
+
+/* Make the state directory, owned by the user the children run as (the
+ * fetcher writes it). Without it the module still staples, from the
+ * network only. */
+void og_setup_state_dir(server_rec *s, og_server_conf_t *sc, apr_pool_t *pconf)
+{
+    const char *dir = sc->state_dir ? sc->state_dir
+                                    : og_default_state_dir(pconf);
+    apr_status_t rv;
+
+    og->state_dir = NULL;
+    if (!strcmp(dir, "none"))
+        return;
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                                | APR_FPROT_GEXECUTE, pconf);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, OGLOGNO(00120)
+                     "cannot create the state directory %s: responses are"
+                     " not kept across restarts (set OCSPGuardStateDir to a"
+                     " writable directory, or 'none')", dir);
+        return;
+    }
+    if (geteuid() == 0 && chown(dir, ap_unixd_config.user_id, (gid_t)-1) != 0)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, OGLOGNO(00121)
+                     "cannot give the state directory %s to the server's"
+                     " user; saving responses may fail", dir);
+    og->state_dir = dir;
+}
+
+/* This certificate's record from the state dir: APR_ENOENT when there is
+ * none, APR_EINVAL when the file is not a record for this certificate. */
+static apr_status_t og_state_read(const og_entry_t *e, og_record_t *rec,
+                                  unsigned char **data, apr_size_t *len,
+                                  apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!og->state_dir)
+        return APR_ENOENT;
+    rv = og_store_load(og->state_dir, og_store_name(p, e->cert->sha1_hex),
+                       og->record_max, data, len, p);
+    if (rv != APR_SUCCESS)
+        return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
+    if (og_record_decode(rec, *data, *len) != APR_SUCCESS
+        || memcmp(rec->cert_sha1, e->cert->sha1, OG_CERT_SHA1_LEN) != 0)
+        return APR_EINVAL;
+    return APR_SUCCESS;
+}
+
+static void og_state_save(const og_entry_t *e, const unsigned char *record,
+                          apr_size_t len, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!og->state_dir)
+        return;
+    rv = og_store_save(og->state_dir, og_store_name(p, e->cert->sha1_hex),
+                       record, len, p);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, og->s, OGLOGNO(00302)
+                     "%s: cannot save the response in %s; a full restart"
+                     " will have to fetch it again", e->cert->subject,
+                     og->state_dir);
+}
+
+/* Staple from the first handshake after a restart: each saved response
+ * is checked again as if it had just been fetched (certificate, signature,
+ * validity) and put in the local cache. Anything else is ignored and said
+ * in the log; start-up never fails on a bad file. */
+void og_load_persisted(server_rec *s, apr_pool_t *ptemp)
+{
+    apr_time_t now = apr_time_now();
+    int i, loaded = 0;
+
+    for (i = 0; og->state_dir && i < og->items->nelts; i++) {
+        og_item_t *it = APR_ARRAY_IDX(og->items, i, og_item_t *);
+        og_entry_t *e = it->baton;
+        unsigned char *data = NULL;
+        apr_size_t len = 0;
+        og_record_t rec;
+        const char *why = NULL;
+        apr_status_t rv;
+        int taken;
+
+        rv = og_state_read(e, &rec, &data, &len, ptemp);
+        if (rv == APR_ENOENT)
+            continue;
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, OGLOGNO(00122)
+                         "%s: ignoring %s/%s: not a readable response record"
+                         " for this certificate", e->cert->subject,
+                         og->state_dir,
+                         og_store_name(ptemp, e->cert->sha1_hex));
+            continue;
+        }
+        taken = og_round_offer(&og->round, it, &rec, OG_FROM_DISK,
+                               og->state_dir, now, &why, ptemp);
+        if (taken == 1)
+            loaded++;
+        else if (taken < 0)
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00123)
+                         "%s: saved response not used: %s", e->cert->subject,
+                         why);
+        else
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, OGLOGNO(00124)
+                         "%s: saved response not used: %s (%s)",
+                         e->cert->subject, why, og->local.desc);
+    }
+    if (og->state_dir)
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00125)
+                     "%d saved response(s) from %s stapled from the first"
+                     " handshake", loaded, og->state_dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* the shared cache                                                   */
+
+static struct {
+    unsigned char id[16];           /* this fetcher's probe key */
+    apr_time_t next;                /* next probe */
+    int known;                      /* probed at least once */
+} og_probe;
+
+static void og_shared_down(const char *why, apr_status_t rv, apr_pool_t *p)
+{
+    og_event_t ev;
+
+    if (og_probe.known && !og->shared_stats.reachable)
+        return;                     /* said already */
+    og_probe.known = 1;
+    og->shared_stats.reachable = 0;
+    og_shared_publish();
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, og->s, OGLOGNO(00310)
+                 "the shared cache %s %s: this server keeps stapling from its"
+                 " own cache and state dir, and refills the shared cache"
+                 " when it is back", og->shared.desc, why);
+    og_event_init(&ev, "shared_cache_down", "error", apr_time_now());
+    ev.responder = og->shared.desc;
+    ev.detail = apr_psprintf(p, "the shared cache %s; this server keeps"
+                             " stapling from its own cache", why);
+    og_emit(NULL, &ev, 0, p);
+}
+
+/* Put this server's validated responses into the shared cache where it
+ * holds none or an older one: after it lost them (restarted, flushed) or
+ * could not take them (down). */
+static int og_shared_refill(apr_time_t now, apr_pool_t *p)
+{
+    int i, put = 0;
+
+    for (i = 0; i < og->items->nelts; i++) {
+        og_item_t *it = APR_ARRAY_IDX(og->items, i, og_item_t *);
+        og_entry_t *e = it->baton;
+        unsigned char *buf;
+        og_record_t rec;
+        apr_pool_t *sub;
+
+        if (e->track.next_update <= now
+            || apr_pool_create(&sub, p) != APR_SUCCESS)
+            continue;
+        buf = apr_palloc(sub, og->record_max);
+        if (!(og_cache_get(&og->shared, e, buf, &rec, sub) == APR_SUCCESS
+              && rec.this_update >= e->track.this_update)
+            && og_cache_get(&og->local, e, buf, &rec, sub) == APR_SUCCESS
+            && og_cache_put(&og->shared, e, buf,
+                            og_record_size(&rec), rec.next_update, sub)
+                   == APR_SUCCESS)
+            put++;
+        apr_pool_destroy(sub);
+    }
+    og->shared_stats.repopulated += (unsigned)put;
+    return put;
+}
+
+/* Is the shared cache there, and does it still hold what we put in it?
+ * A key of this fetcher's own tells: found, all is well; missing but
+ * storable, the cache lost what it held; not storable, it is down. */
+static void og_shared_check(apr_time_t now, apr_pool_t *p)
+{
+    unsigned char buf[16];
+    unsigned int len = sizeof(buf);
+    static const unsigned char mark[8] = "OGPROBE1";
+    int was_up = og_probe.known && og->shared_stats.reachable;
+    apr_status_t rv;
+    og_event_t ev;
+    int put;
+
+    og_probe.next = now + OG_SHARED_PROBE;
+    rv = og_cache_read(&og->shared, og_probe.id, sizeof(og_probe.id), buf,
+                       &len, p);
+    if (rv == APR_SUCCESS && was_up)
+        return;
+    if (rv != APR_SUCCESS) {
+        rv = og_cache_write(&og->shared, og_probe.id, sizeof(og_probe.id),
+                            now + apr_time_from_sec(86400), mark,
+                            sizeof(mark), p);
+        if (rv != APR_SUCCESS) {
+            og_shared_down("cannot be reached", rv, p);
+            return;
+        }
+    }
+    put = og_shared_refill(now, p);
+    og->shared_stats.reachable = 1;
+    og_shared_publish();
+    if (!og_probe.known) {
+        og_probe.known = 1;
+        return;                     /* the first look after start-up */
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, og->s, OGLOGNO(00311)
+                 "the shared cache %s %s; %d response(s) put back",
+                 og->shared.desc, was_up ? "had lost what it held (restarted"
+                 " or flushed)" : "answers again", put);
+    og_event_init(&ev, was_up ? "shared_cache_repopulated"
+                              : "shared_cache_up", "notice", now);
+    ev.responder = og->shared.desc;
+    ev.count = put;
+    ev.detail = apr_psprintf(p, "the shared cache %s; %d response(s) put"
+                             " back", was_up ? "had lost what it held"
+                             : "answers again", put);
+    og_emit(NULL, &ev, 0, p);
+}
+
+apr_status_t og_shared_lookup(void *ctx, og_item_t *it, og_record_t *rec,
+                              apr_pool_t *p)
+{
+    og_entry_t *e = it->baton;
+    unsigned char *buf = apr_palloc(p, og->record_max);
+    apr_status_t rv;
+
+    (void)ctx;
+    og->shared_stats.reads++;
+    rv = og_cache_get(&og->shared, e, buf, rec, p);
+    if (rv == APR_SUCCESS || rv == APR_EINVAL)
+        return rv;
+    if (rv == APR_ENOMEM)
+        return APR_EINVAL;          /* larger than any response we take */
+    og->shared_stats.misses++;
+    return APR_NOTFOUND;
+}
+
+/* ------------------------------------------------------------------ */
+/* keeping a validated response                                       */
+
+apr_status_t og_keep(void *ctx, og_item_t *it, const og_record_t *rec,
+                     const unsigned char *record, apr_size_t len,
+                     og_origin_e origin, apr_pool_t *p)
+{
+    og_entry_t *e = it->baton;
+    apr_status_t rv = APR_SUCCESS, shared_rv;
+
+    (void)ctx;
+    if (origin != OG_FROM_LOCAL)
+        rv = og_local_store(e, record, len, rec->next_update, p);
+    if (origin == OG_FROM_FETCH || origin == OG_FROM_SHARED)
+        og_state_save(e, record, len, p);
+    if (origin == OG_FROM_FETCH && og->shared.provider) {
+        shared_rv = og_cache_put(&og->shared, e, record, len,
+                                 rec->next_update, p);
+        if (shared_rv != APR_SUCCESS) {
+            og->shared_stats.store_failures++;
+            og_shared_down("refused a response", shared_rv, p);
+        }
+    }
+    if (og->shared.provider)
+        og_shared_publish();
+    return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* the fetcher's regular look                                         */
+
+/* A response children found gone from the local cache (too small a
+ * cache): put it back from the state dir, or fetch again at once. */
+static void og_restore(og_entry_t *e, apr_time_t now, apr_pool_t *p)
+{
+    unsigned char *data = NULL, *buf = apr_palloc(p, og->record_max);
+    const unsigned char *record = NULL;
+    og_record_t rec, kept;
+    og_validation_t v;
+    og_input_t in;
+    og_step_t st;
+    apr_size_t len = 0;
+    apr_status_t rv;
+    int restored = 0;
+
+    if (!e->claimed || e->track.next_update <= now
+        || (rv = og_cache_get(&og->local, e, buf, &rec, p)) == APR_SUCCESS)
+        return;
+    /* the file is checked like a network answer: it is the one held, and
+     * it is still good */
+    if (og_state_read(e, &rec, &data, &len, p) == APR_SUCCESS
+        && og_validate_response(e->cert, rec.der, rec.der_len, now,
+                                og->round.skew, &v, p) == OG_OK
+        && v.this_update == e->track.this_update)
+        record = og_round_record(&e->item, &v, rec.der, rec.der_len,
+                                 e->track.source, rec.fetched_at, &kept,
+                                 &len, p);
+    if (record && og_local_store(e, record, len, kept.next_update, p)
+                      == APR_SUCCESS)
+        restored = 1;
+    if (!restored)
+        e->cached_bytes = 0;
+    ap_log_error(APLOG_MARK, APLOG_WARNING, rv, og->s, OGLOGNO(00303)
+                 "%s: its response was gone from the cache %s (evicted: too"
+                 " small); %s", e->cert->subject, og->local.desc,
+                 restored ? "put back from the state dir"
+                          : "fetching it again now");
+    og_input_init(&in, OG_IN_EVICTED);
+    in.restored = restored;
+    in.cache = og->local.desc;
+    og_round_apply(&og->round, &e->item, &in, now, &st, p);
+}
+
+void og_caches_fetcher_init(apr_pool_t *p)
+{
+    (void)p;
+    apr_generate_random_bytes(og_probe.id, sizeof(og_probe.id));
+    og_probe.next = 0;
+    og_probe.known = 0;
+}
+
+void og_caches_check(apr_time_t now, apr_pool_t *p)
+{
+    static apr_uint32_t seen_missing;
+    apr_uint32_t missing = apr_atomic_read32(&og->head->missing_any);
+    int i;
+
+    if (missing != seen_missing) {
+        seen_missing = missing;
+        for (i = 0; i < og->items->nelts; i++) {
+            og_entry_t *e = APR_ARRAY_IDX(og->items, i, og_item_t *)->baton;
+            if (apr_atomic_xchg32(&og->slots[e->index].missing, 0))
+                og_restore(e, now, p);
+        }
+    }
+    if (og->shared.provider && now >= og_probe.next)
+        og_shared_check(now, p);
+}
