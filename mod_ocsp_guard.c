@@ -99,26 +99,26 @@ static int og_prime_observe(server_rec *s, apr_pool_t *p, const char *id,
 static int og_prime_claim(server_rec *s, apr_pool_t *p, const char *id,
                           apr_size_t id_len, const char *pem)
 {
-    og_server_conf_t *sc;
     og_chain_conf_t cc;
     og_entry_t *e;
+    const char *origin;
 
     (void)p;
     (void)pem;
     if (!og || !og_enabled(s))
         return DECLINED;
-    sc = og_conf(s);
     e = apr_hash_get(og->by_id, id, (apr_ssize_t)id_len);
-    if (!e || !e->cert || (e->cert->ocsp_urls->nelts == 0
-                           && (!sc->mirrors || sc->mirrors->nelts == 0)))
+    if (!e || !e->cert)
+        return DECLINED;
+    og_chain_conf_for(s, &cc, &origin);
+    if (e->cert->ocsp_urls->nelts == 0
+        && (!cc.mirrors || cc.mirrors->nelts == 0))
         return DECLINED;
     if (!e->chain)
         e->chain = og_chain_make(og->pool);
-    cc.mirrors = sc->mirrors;
-    cc.mirrors_first = sc->mirrors_first;
-    cc.proxy = sc->proxy;
-    cc.proxy_mode = sc->proxy_mode;
     og_chain_add(e->chain, e->cert->ocsp_urls, &cc);
+    if (*origin && !e->origin)
+        e->origin = origin;
     if (!e->claimed) {
         e->claimed = 1;
         og->owned++;
@@ -149,11 +149,13 @@ static void og_report_registry(server_rec *s, apr_pool_t *p)
         else if (e->claimed) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00102)
                          "%s (serial %s, id %s%s) for %s: stapled by"
-                         " mod_ocsp_guard, trying %s",
+                         " mod_ocsp_guard, trying %s%s%s%s",
                          e->cert->subject, e->cert->serial_hex,
                          e->cert->sha1_hex,
                          e->cert->must_staple ? ", must-staple" : "", vh,
-                         og_chain_desc(p, e->chain));
+                         og_chain_desc(p, e->chain),
+                         e->origin ? " (" : "", e->origin ? e->origin : "",
+                         e->origin ? ")" : "");
         }
         else if (e->cert->ocsp_urls->nelts == 0) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00103)
@@ -260,6 +262,16 @@ static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     og->record_max = OG_RECORD_HDR_LEN + sc->max_response_size;
     og_round_setup(sc);
+    if (!sc->timeout_set && og_modssl_for(s)->timeout) {
+        apr_interval_time_t t = og_modssl_for(s)->timeout;
+        og->round.fetch.timeout = t;
+        og->round.fetch.connect_timeout = t < OG_DEFAULT_CONNECT_TIMEOUT
+                                          ? t : OG_DEFAULT_CONNECT_TIMEOUT;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00126)
+                     "fetch timeout %" APR_TIME_T_FMT " s, from"
+                     " SSLStaplingResponderTimeout (OCSPGuardTimeout is not"
+                     " set)", apr_time_sec(t));
+    }
     if ((status = og_setup_caches(pconf, ptemp, s, sc)) != OK
         || (status = og_setup_shm(s, pconf)) != OK)
         return status;

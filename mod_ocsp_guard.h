@@ -63,6 +63,7 @@ typedef struct {
     const char *cache_args;
     void *cache_instance;               /* created when the directive is read */
     apr_interval_time_t timeout;        /* whole fetch */
+    int timeout_set;                    /* OCSPGuardTimeout given */
     apr_interval_time_t connect_timeout;
     int refresh_percent;
     apr_interval_time_t retry_min;
@@ -97,6 +98,19 @@ void *og_create_server_conf(apr_pool_t *p, server_rec *s);
 void *og_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
 og_server_conf_t *og_conf(const server_rec *s);
 int og_enabled(const server_rec *s);
+
+/* ------------------------------------------------------------------ */
+/* mod_ssl's directives as defaults (mod_ocsp_guard_modssl.c)         */
+
+typedef struct {
+    const char *force_url;              /* SSLStaplingForceURL */
+    const char *proxy_url;              /* SSLOCSPProxyURL */
+    apr_interval_time_t timeout;        /* SSLStaplingResponderTimeout */
+} og_modssl_t;
+
+const og_modssl_t *og_modssl_for(const server_rec *s);
+void og_chain_conf_for(const server_rec *s, og_chain_conf_t *cc,
+                       const char **origin);
 
 /* ------------------------------------------------------------------ */
 /* state                                                              */
@@ -157,6 +171,7 @@ typedef struct {
     int enabled_vhosts;             /* vhosts with OCSPGuard On */
     int claimed;                    /* we returned OK from the prime hook */
     apr_array_header_t *chain;      /* og_way_t, in the order tried */
+    const char *origin;             /* mirror/proxy from mod_ssl's config */
     /* touched only by post_config and then the fetcher */
     og_track_t track;
     og_item_t item;                 /* the round's view of this entry */
@@ -191,6 +206,8 @@ typedef struct {
     pid_t notify_pids[OG_NOTIFY_MAX_PENDING]; /* running, to be reaped */
     apr_time_t notify_started[OG_NOTIFY_MAX_PENDING];
     og_shared_view_t shared_stats;  /* the fetcher's own count */
+    apr_hash_t *modssl;             /* og_modssl_t by <VirtualHost> place */
+    og_modssl_t *modssl_main;
 } og_state_t;
 
 extern og_state_t *og;

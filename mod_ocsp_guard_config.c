@@ -143,6 +143,7 @@ static const char *og_set_timeout(cmd_parms *cmd, void *dc, const char *total,
         ct = t < OG_DEFAULT_CONNECT_TIMEOUT ? t : OG_DEFAULT_CONNECT_TIMEOUT;
     }
     sc->timeout = t;
+    sc->timeout_set = 1;
     sc->connect_timeout = ct;
     return NULL;
 }

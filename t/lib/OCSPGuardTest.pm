@@ -273,7 +273,9 @@ sub vhost_port {
 
 # A second httpd beside Apache::Test's, for set-ups that must not touch the
 # main test server (another stapling provider, restarts). %o: name, port,
-# vhosts => [[servername, pki leaf], ...], extra => config lines,
+# vhosts => [[servername, pki leaf, lines inside the vhost...], ...],
+# extra => config lines, bare => 1 to leave out the suite's OCSPGuardTimeout
+# and OCSPGuardRetry (a configuration written the mod_ssl way),
 # prepare => sub { $dir } run before the start (e.g. to seed the state dir).
 # Returns { dir, conf, error_log, port }.
 sub start_own_httpd {
@@ -300,21 +302,21 @@ Include $t/conf/inherit.conf
 TypesConfig $dir/mime.types
 LoadModule ocsp_guard_module $t/mod_ocsp_guard.so
 Listen 127.0.0.1:$o{port}
-OCSPGuardTimeout 2 1
-OCSPGuardRetry 1 4
 OCSPGuardStateDir $dir/state
 CONF
+    print $fh "OCSPGuardTimeout 2 1\nOCSPGuardRetry 1 4\n" unless $o{bare};
     print $fh "$_\n" for @{ $o{extra} || [] };
     for my $vh (@{ $o{vhosts} }) {
-        my ($name, $leaf) = @$vh;
+        my ($name, $leaf, @inside) = @$vh;
         print $fh <<"CONF";
 <VirtualHost 127.0.0.1:$o{port}>
     ServerName $name
     SSLEngine on
     SSLCertificateFile $pki/$leaf.chain.pem
     SSLCertificateKeyFile $pki/$leaf.key
-</VirtualHost>
 CONF
+        print $fh "    $_\n" for @inside;
+        print $fh "</VirtualHost>\n";
     }
     close $fh;
     $o{prepare}->($dir) if $o{prepare};
