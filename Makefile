@@ -38,7 +38,7 @@ DEB_PKGS  := make gcc libc6-dev apache2 apache2-dev libcurl4-openssl-dev \
              gnuplot-nox valgrind
 DEB_BUILD_PKGS := build-essential debhelper dpkg-dev fakeroot lintian \
              apache2-dev libcurl4-openssl-dev libssl-dev libapr1-dev \
-             libaprutil1-dev
+             libaprutil1-dev libcmocka-dev
 
 .PHONY: all install test unit apache-test demo deps deps-deb deb test-deb \
         lint check-spdx clean bench memcheck
