@@ -45,8 +45,11 @@ if [ "${1:-}" = --inside ] || [ -n "${OG_FRESH_INSIDE:-}" ]; then
         || { tail -n 20 "$out/debootstrap.log" >&2; die "debootstrap failed (see $out/debootstrap.log)"; }
     echo "debootstrap $(( $(date +%s) - s )) s" >> "$out/times.txt"
 
-    # A machine: its kernel file systems, its DNS, no daemons started by
-    # package installs (as in Debian's container images).
+    # A machine: / is a mount point (unshare --mount, as make test uses it,
+    # fails with EINVAL in a plain chroot directory), its kernel file
+    # systems, its DNS, no daemons started by package installs (as in
+    # Debian's container images).
+    mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount -t sysfs sysfs "$root/sys"
     mount --rbind /dev "$root/dev"
@@ -71,8 +74,8 @@ if [ "${1:-}" = --inside ] || [ -n "${OG_FRESH_INSIDE:-}" ]; then
              apt-get install -y -q --no-install-recommends make gcc git ca-certificates' \
         >"$out/apt-newcomer.log" 2>&1 || { tail -n 20 "$out/apt-newcomer.log" >&2; die "apt-get install failed"; }
     log "git clone -b $branch $top /root/mod_ocsp_guard"
-    in_root "git clone -q -b '$branch' '$top' /root/mod_ocsp_guard && git -C /root/mod_ocsp_guard log --oneline -1" \
-        | tee -a "$out/times.txt"
+    in_root "git clone -q -b '$branch' '$top' /root/mod_ocsp_guard && git -C /root/mod_ocsp_guard log --format='cloned %h %s' -1" \
+        | cut -c1-100 | tee -a "$out/times.txt"
 
     status=0
     for target in demo test; do
