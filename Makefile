@@ -134,4 +134,5 @@ check-spdx:
 
 clean:
 	rm -rf .libs *.la *.lo *.slo *.o src/*.lo src/*.slo src/*.o src/.libs \
-	    $(UNIT_TESTS) $(TOOL) bench/tls_load bench/fetch_scale build
+	    $(UNIT_TESTS) $(TOOL) bench/tls_load bench/fetch_scale build \
+	    libapache2-mod-ocsp-guard_*.deb
