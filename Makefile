@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # mod_ocsp_guard: build with apxs, test with cmocka and Apache::Test.
 #   make            build the module (.libs/mod_ocsp_guard.so)
 #   make install    install the module and the Debian/RHEL config snippets

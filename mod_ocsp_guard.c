@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: httpd glue. Directives, the ssl_ocsp_prime and
  * ssl_ocsp_get_resp hooks, the shared cache and the watchdog that fetches in
  * the background. Certificate parsing, fetching, validation, scheduling and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: OCSP stapling for Apache httpd that keeps sites up when a
  * CA's responder is not. Shared declarations of the httpd glue. */
 #ifndef MOD_OCSP_GUARD_H
