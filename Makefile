@@ -1,11 +1,18 @@
+# SPDX-License-Identifier: Apache-2.0
 # mod_ocsp_guard: build with apxs, test with cmocka and Apache::Test.
 #   make            build the module (.libs/mod_ocsp_guard.so)
 #   make install    install the module and the Debian/RHEL config snippets
 #   make test       unit tests, then the Apache::Test suite (needs root: it
 #                   runs in a private network namespace as user nobody)
-#   make demo       show it stapling, and surviving a responder outage
-#   make deps       install build and test dependencies (Debian, as root)
-#   make lint       cppcheck and clang-tidy
+#   make demo       mod_ssl's stapling and mod_ocsp_guard through the same
+#                   responder outage, side by side
+#   make deps       install the missing build, test and demo dependencies
+#                   (Debian, as root); make test and make demo do it first
+#   make deb        build the Debian package libapache2-mod-ocsp-guard_*.deb
+#                   (installs its build dependencies first: make deps-deb)
+#   make test-deb   build the .deb, install it into this machine's apache2,
+#                   check a stapled handshake, purge it (as root; CI)
+#   make lint       cppcheck, clang-tidy and the SPDX licence lines
 #   make bench      handshake benchmark, contenders side by side (as root)
 #   make memcheck   the module under valgrind memcheck while it works (as root)
 #   make clean
@@ -28,11 +35,18 @@ APR_CFLAGS = $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
 APR_LIBS   = $(shell apr-1-config --link-ld --libs 2>/dev/null) \
              $(shell apu-1-config --link-ld --libs 2>/dev/null)
 
-DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
-             libapache2-mod-perl2 libcmocka-dev curl iproute2 util-linux \
-             faketime perl squid memcached gnuplot-nox valgrind
+# Debian packages: DEB_PKGS to build, test and run the demo (make deps),
+# DEB_BUILD_PKGS to build the Debian package (make deps-deb).
+DEB_PKGS  := make gcc libc6-dev apache2 apache2-dev libcurl4-openssl-dev \
+             libssl-dev openssl libapache2-mod-perl2 libcmocka-dev curl \
+             iproute2 util-linux procps faketime perl squid memcached \
+             gnuplot-nox valgrind
+DEB_BUILD_PKGS := build-essential debhelper dpkg-dev fakeroot lintian \
+             apache2-dev libcurl4-openssl-dev libssl-dev libapr1-dev \
+             libaprutil1-dev libcmocka-dev
 
-.PHONY: all install test unit apache-test demo deps lint layout clean bench memcheck
+.PHONY: all install test unit apache-test demo deps deps-deb deb test-deb \
+        lint layout check-spdx clean bench memcheck
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -41,13 +55,13 @@ all: $(MODULE) $(TOOL)
 
 # the command-line tool (ocsp-guard doctor), from the same core
 $(TOOL): tools/ocsp-guard.c $(SRC) $(wildcard src/*.h)
-	$(CC) $(WARN) -O2 -g -I. $(APR_CFLAGS) -o $@ tools/ocsp-guard.c $(SRC) \
-	    $(APR_LIBS) $(LIBS)
+	$(CC) $(WARN) -O2 -g $(CPPFLAGS) $(CFLAGS) -I. $(APR_CFLAGS) -o $@ \
+	    tools/ocsp-guard.c $(SRC) $(LDFLAGS) $(APR_LIBS) $(LIBS)
 
 $(MODULE): $(GLUE) $(SRC) $(HDR)
 	@command -v $(APXS) >/dev/null || { echo "apxs not found: run 'make deps' (as root) or install apache2-dev"; exit 1; }
-	$(APXS) -c -o mod_ocsp_guard.la $(foreach w,$(WARN),-Wc,$(w)) \
-	    $(GLUE) $(SRC) $(LIBS)
+	$(APXS) -c -o mod_ocsp_guard.la $(foreach w,$(WARN) $(CPPFLAGS) $(CFLAGS),-Wc,$(w)) \
+	    $(foreach w,$(LDFLAGS),-Wl,$(w)) $(GLUE) $(SRC) $(LIBS)
 
 install: $(MODULE) $(TOOL)
 	$(APXS) -i -n ocsp_guard mod_ocsp_guard.la
@@ -74,9 +88,13 @@ unit: $(UNIT_TESTS)
 apache-test: $(MODULE) $(TOOL) bench/tls_load
 	bash t/run-suite.sh $(TEST_ARGS)
 
-test: unit apache-test
+# make test and make demo install what is missing first (make deps); a
+# sub-make then builds, so that apxs and apr-1-config are there by then.
+test: deps
+	@$(MAKE) --no-print-directory unit apache-test
 
-demo: $(MODULE)
+demo: deps
+	@$(MAKE) --no-print-directory $(MODULE)
 	bash tools/demo.sh
 
 # --- benchmarks (ratios side by side in one run; see bench/run.sh) ------------
@@ -93,13 +111,10 @@ bench/fetch_scale: bench/fetch_scale.c $(SRC) $(wildcard src/*.h)
 bench: $(MODULE) bench/tls_load bench/fetch_scale
 	bash bench/run.sh
 
+# Only what is missing, with one dpkg-query; nothing at all when every
+# package is there. Not root or not Debian: a message saying what to do.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -z "$$missing" ]; then echo "all dependencies present"; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
-	else echo "missing:$$missing"; echo "run: sudo apt-get install$$missing"; exit 1; fi
+	@bash tools/deps.sh --what "make test and make demo" $(DEB_PKGS)
 
 # The layout's rules: the core includes no httpd header; the handshake
 # path's object references no fetch, round or libcurl symbol; no source
@@ -113,13 +128,28 @@ layout: $(MODULE)
 	if [ -n "$$long" ]; then echo "files over 650 lines:"; echo "$$long"; exit 1; fi
 	@echo "layout: core free of httpd headers, handshake path free of fetch code, files under 650 lines"
 
-lint: layout
+deps-deb:
+	@bash tools/deps.sh --what "make deb" $(DEB_BUILD_PKGS)
+
+# --- Debian package (debian/, dpkg-buildpackage; see tools/build-deb.sh) ----
+deb: deps-deb
+	bash tools/build-deb.sh
+
+# install it into this machine's apache2, staple, purge, restore (as root)
+test-deb: deps deps-deb
+	bash tools/test-deb.sh
+
+lint: layout check-spdx
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --suppress=missingIncludeSystem --inline-suppr -I. -Isrc \
 	    $(GLUE) $(SRC) tools/ocsp-guard.c
 	clang-tidy --quiet $(SRC) $(GLUE) tools/ocsp-guard.c -- -I. $(APR_CFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR)
 
+check-spdx:
+	bash tools/check-spdx.sh
+
 clean:
 	rm -rf .libs *.la *.lo *.slo *.o src/*.lo src/*.slo src/*.o src/.libs \
-	    $(UNIT_TESTS) $(TOOL) bench/tls_load bench/fetch_scale build
+	    $(UNIT_TESTS) $(TOOL) bench/tls_load bench/fetch_scale build \
+	    libapache2-mod-ocsp-guard_*.deb

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: the module record, the ssl_ocsp_prime hooks that build
  * the certificate registry, and start-up. The other concerns are in
  * mod_ocsp_guard_*.c beside this file (config, cache, handshake, events,

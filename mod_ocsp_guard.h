@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: OCSP stapling for Apache httpd that keeps sites up when a
  * CA's responder is not. Shared declarations of the httpd glue: one file
  * per concern (mod_ocsp_guard_*.c) beside mod_ocsp_guard.c, the way mod_md

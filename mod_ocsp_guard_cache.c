@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: where responses are kept. Three places, one rule: a
  * child staples only what this server's fetcher validated.
  *  - the local cache (shmcb), written by this server alone: the only one

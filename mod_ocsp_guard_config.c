@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: the directives. Each checks its argument when the
  * configuration is read, so that `apachectl configtest` fails on a mistake
  * with a message that says what to write instead. */

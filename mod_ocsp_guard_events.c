@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: events and alerts. One JSON object per line to the
  * OCSPGuardEventLog (a file or a piped logger), and OCSPGuardNotifyCmd for
  * the events an operator must act on. What to say and when is decided in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: the handshake path. mod_ssl asks for a certificate's
  * response at every handshake; the answer comes from this child's own copy
  * of what the fetcher validated, refreshed from the local cache once per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: existing mod_ssl configurations as defaults. Operators
  * arrive with SSLStaplingForceURL (a trusted mirror), SSLOCSPProxyURL (the
  * proxy their datacenter allows) and SSLStaplingResponderTimeout; loading
@@ -50,11 +51,10 @@ static int og_section_read(const ap_directive_t *d)
     int negate, yes;
 
     if (strncasecmp(d->directive, "<If", 3) != 0
-        || !strcasecmp(d->directive, "<If") || !strncasecmp(d->directive,
-                                                            "<Else", 5))
+        || strcasecmp(d->directive, "<If") == 0)
         return 0;
-    if (strcasecmp(d->directive, "<IfModule")
-        && strcasecmp(d->directive, "<IfDefine"))
+    if (strcasecmp(d->directive, "<IfModule") != 0
+        && strcasecmp(d->directive, "<IfDefine") != 0)
         return 1;
     word = apr_pstrdup(og->pool, arg);
     word[strcspn(word, " \t>")] = '\0';

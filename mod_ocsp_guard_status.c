@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: what the module shows. The fetcher publishes each
  * certificate's state into shared memory (og_slot_publish, the one
  * function that writes it); the status handler (SetHandler

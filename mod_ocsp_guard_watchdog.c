@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: the fetcher. One mod_watchdog singleton for the whole
  * server, in a child (as mod_md does: a crash in network or parsing code
  * cannot take the parent down). It sleeps until the next certificate is

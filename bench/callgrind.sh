@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The server's cost per handshake in instructions, which machine noise does
 # not move: each contender in one httpd process (-X) under valgrind's
 # callgrind, counting only inside connection processing (where the TLS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fetch_scale: the fetch engine alone at scale, built from the core in src/
  * (no httpd). Two subcommands:
  *

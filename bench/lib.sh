@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the bench scripts (sourced): the throwaway PKI, the responders
 # and the contenders, all on 127.0.0.1 inside a private network namespace.
 # Expects: top (the checkout) and work (a scratch dir) set by the caller;

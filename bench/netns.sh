@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Sourced first by the scripts that start servers (make bench, make
 # memcheck, scale_fetch.sh): run the caller again in private network and
 # PID namespaces with only lo up, so that every server it starts is on

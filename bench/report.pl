@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # Summaries of the bench runs, and docs/benchmarks.md with its plots.
 #   report.pl healthy WORK CLK_TCK   > results/healthy.json
 #   report.pl outage WORK SCENARIO   > results/SCENARIO.json

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench: mod_ocsp_guard side by side with mod_ssl's own stapling
 # (SSLUseStapling), mod_md (MDStapling + MDStapleOthers) and no stapling,
 # one httpd per contender with identical TLS settings, all in one run so

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Scale: CERTS (10,000) certificates through the fetch engine alone (the
 # core in src/, driven by bench/fetch_scale), against one real `openssl
 # ocsp` responder on 127.0.0.1. Two runs: at the engine's default

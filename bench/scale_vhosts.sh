@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Scale: one httpd with VHOSTS (1,000) name-based TLS vhosts on one port,
 # each with its own certificate, against one `openssl ocsp` responder
 # (behind the fault responder, which logs every request it sees). Reports

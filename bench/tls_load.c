@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tls_load: TLS handshake load for the stapling benchmarks. Full
  * handshakes only (no resumption), SNI, the status_request extension on
  * every handshake; per handshake: latency, stapled or not, certStatus of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the module knows about one server certificate: parsed once, at prime
  * time, from the PEM mod_ssl hands over (certificate, then its issuer). */
 #ifndef OG_CERT_H

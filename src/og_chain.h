@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The failover chain: the ways to ask for one certificate's response, in
  * the order they are tried. The module and the ocsp-guard command build it
  * here, so that the command tells the operator what the module does. */

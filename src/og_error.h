@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Failure classes shared by the fetcher, the validator and the events.
  * Each class names what went wrong in the words an operator alerts on, and
  * maps to the mod_ssl message the operator would have seen without us. */

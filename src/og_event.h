@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Structured events: one JSON object per line, for operators to alert on.
  * Building the line is pure (no I/O), so it is unit-tested; the httpd glue
  * writes it to the OCSPGuardEventLog. */

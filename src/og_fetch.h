@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fetches OCSP responses over HTTP with libcurl's multi interface: many
  * certificates at once, bounded parallelism, hard timeouts and a size cap.
  * Runs only in the background (the watchdog), never in a handshake. */

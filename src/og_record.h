@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cache record: what the module stores per certificate in the shared
  * cache (and, later, on disk). A fixed header in network byte order, then the
  * response DER exactly as the responder sent it. */

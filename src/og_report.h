@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The status handler's output, rendered from plain views of each
  * certificate so that it can be tested against expected text: JSON for
  * people and scripts, the Prometheus text format for monitoring. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A fetch round: every certificate that is due asks its failover chain,
  * each answer is validated, encoded as a cache record and handed to the
  * glue to keep, and every outcome is stepped through the certificate's

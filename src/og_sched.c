@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "og_sched.h"
 
 #define OG_SCHED_FLOOR apr_time_from_sec(1)

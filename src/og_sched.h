@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* When to fetch next: pure functions of the clock and the response, so they
  * can be tested without waiting. Jitter comes in as a number in [0, 1) so
  * the caller owns randomness. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <apr_file_io.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Persisted responses: one file per certificate in the state directory, so
  * that a full restart staples from the first handshake even when every
  * responder is down. Files are replaced atomically (temp file + rename): a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The life of one certificate's staple as a pure state machine: what the
  * module knows of it (the response held, failures, what it has said), and
  * one function that takes an input (time passed, a way answered or failed,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Decides whether an OCSP response may be stapled for a certificate. Nothing
  * reaches a handshake without passing here: no staple beats a bad staple. */
 #ifndef OG_VALIDATE_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # An undersized shmcb cache is refused at start-up with the size to write
 # instead; a tight one is warned about; the default is sized for the
 # certificates.

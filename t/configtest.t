@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A broken directive fails `apachectl configtest` (httpd -t) with a
 # message that says what to write instead; good values pass.
 use strict;

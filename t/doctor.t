@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ocsp-guard doctor: the verdict and the Nagios exit code for a healthy, a
 # down (with and without a saved staple), a no-AIA certificate and a chain
 # without its issuer; --json for machines. It is pointed only at the fault

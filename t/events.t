@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Structured events (OCSPGuardEventLog): one JSON object per line, with the
 # fields an operator alerts on, for every kind of outcome; identical
 # failures aggregated; a piped logger works.

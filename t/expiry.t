@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Last good until it expires, and not a second longer: with every
 # responder failing, the held response is stapled until its nextUpdate,
 # then no staple at all (never an expired one), a staple_expired event, and

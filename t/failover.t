@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The failover chain: the certificate's AIA URLs, then OCSPGuardMirror
 # URLs, then the same through OCSPGuardProxy (a real squid). A mirror's
 # answer is validated like the CA's: a mirror cannot forge a staple.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The fault matrix: every way a responder fails, in two situations.
 #  warm: a good response is cached; the fault hits the next refresh. Every
 #        handshake must keep getting that same valid staple, promptly.

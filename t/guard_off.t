@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # "OCSPGuard Off" in a vhost leaves its certificate to mod_ssl: the module
 # says so at start-up and never fetches for it; mod_ssl's own stapling
 # (SSLUseStapling on in that vhost) answers.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # mod_md's MDStapling uses the same hooks and runs first: a certificate it
 # takes stays with it, and mod_ocsp_guard says so at start-up (OG00105)
 # instead of fetching twice. Uses an httpd of its own so that MDStapling

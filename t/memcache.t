@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A fleet sharing one cache: OCSPGuardCache memcache: with a real memcached.
 # Server A fetches; server B, whose responder is down, staples from the
 # shared cache. When memcached loses everything (flush_all), A's children

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Existing mod_ssl configurations just work: with no OCSPGuardMirror,
 # OCSPGuardProxy or OCSPGuardTimeout, a vhost's SSLStaplingForceURL is its
 # first responder (the AIA URLs after it), SSLOCSPProxyURL its proxy (every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A certificate without an OCSP URL (many CAs dropped OCSP in 2025): the
 # module declines it with one info line, and handshakes go on unstapled.
 use strict;

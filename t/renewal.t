@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A renewed certificate after a graceful restart: the old certificate's
 # response is never stapled for the new one, and the new one is fetched at
 # once. Checked by the serial number inside every staple seen.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The handshake never waits on a responder that is down from the start:
 # down.test's AIA points at a blackhole (accepts, never answers). Its
 # handshakes complete, unstapled, as fast as those of a certificate with no

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Restarts: a full restart with every responder down staples from the
 # state dir on the first handshake; graceful restarts under a handshake
 # load lose no staple; a fetcher child killed with SIGKILL in the middle of

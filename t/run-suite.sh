@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the Apache::Test suite the way `make test` needs it:
 #  - in private network and PID namespaces (only lo; every process the
 #    suite leaves behind dies with it), so that

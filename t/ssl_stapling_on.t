@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # With mod_ssl's SSLUseStapling on as well, certificates the module took are
 # still answered by it alone: mod_ssl never runs its own blocking fetch,
 # even for a certificate whose responder is a blackhole.

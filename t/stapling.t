@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A good response is stapled within seconds of start, with SSLUseStapling
 # off and no SSLStaplingCache for the vhost; the revoked leaf staples the
 # CA's "revoked"; the leaf whose first AIA URL refuses connections is

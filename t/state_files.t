@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The state dir is read back at start-up and never trusted: a corrupt,
 # truncated, foreign (another certificate's) or expired file is ignored
 # with a line in the error log, and the server starts and handshakes.

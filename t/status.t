@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The status handler: JSON per certificate and Prometheus metrics, that
 # change as a responder goes down and comes back; access by Require.
 use strict;

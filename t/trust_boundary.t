@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The trust boundary, tried from outside as an attacker and as an operator
 # would, under load from a client that verifies every staple it gets:
 #  1. a writer to the shared cache (memcached has no authentication) puts

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make memcheck: mod_ocsp_guard in one httpd process (-X) under valgrind's
 # memcheck while it works hard: a mirror that refuses first (every fetch
 # fails over), refreshes every few seconds (OCSPGuardRefreshWindow 95 on

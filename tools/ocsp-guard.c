@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ocsp-guard: the command-line side of mod_ocsp_guard, built from the same
  * core (src/). `ocsp-guard doctor` runs, for each certificate, every
  * diagnosis step of the OCSP-stapling troubleshooting guides: chain and

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # A fault-injecting OCSP responder on a real socket (127.0.0.1 only).
 # Reads its mode from a file at every request, so a test can switch faults
 # while httpd keeps running:

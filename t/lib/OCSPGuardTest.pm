@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package OCSPGuardTest;
 # Helpers shared by the suite: the test PKI, the real `openssl ocsp`
 # responder and the blackhole on fixed loopback ports (the suite runs in its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Throwaway PKI for the tests and the demo, made with the openssl command:
 #   root CA -> intermediate CA -> leaves, and a delegated OCSP signer
 #   (extendedKeyUsage OCSPSigning, id-pkix-ocsp-nocheck) issued by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_cert: what is read from the PEM mod_ssl hands to the prime hook. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_chain: the failover order, shared by the module and ocsp-guard. */
 #include <stdarg.h>
 #include <stddef.h>

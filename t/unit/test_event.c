@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_event: the JSON line operators parse. */
 #include <stdarg.h>
 #include <stddef.h>

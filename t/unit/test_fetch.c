@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_fetch against a real HTTP server on 127.0.0.1 run by the test itself:
  * RFC 5019 GET and POST on the wire, every failure class, failover within a
  * batch and the parallelism bound. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_record: the cache record round-trips, and nothing malformed decodes. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_report: the status JSON and the Prometheus text, against expected
  * output for fixed views. */
 #include <stdarg.h>

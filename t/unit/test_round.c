@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_round: a whole fetch round against a real HTTP responder on
  * 127.0.0.1 run by the test, with the glue's callbacks recorded: what is
  * kept and from where, which events are said, what is fetched at all, and

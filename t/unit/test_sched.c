@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_sched: refresh and retry times, as pure functions of the clock. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_track: the state machine of one certificate, scenario by scenario.
  * Each scenario is a list of inputs at given times with what must come
  * out: the events (in order), which of them run the notify command, the

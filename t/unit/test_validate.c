@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* og_validate: what may be stapled, and every way a response is refused. */
 #include <stdarg.h>
 #include <stddef.h>

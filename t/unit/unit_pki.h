@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test PKI made in memory with the OpenSSL API: CA, delegated OCSP signer,
  * leaves with chosen AIA and TLS Feature extensions, and OCSP responses with
  * chosen signer, status, times and response status. Header-only: each unit
