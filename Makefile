@@ -54,9 +54,11 @@ TOOL      := ocsp-guard
 all: $(MODULE) $(TOOL)
 
 # the command-line tool (ocsp-guard doctor), from the same core
-$(TOOL): tools/ocsp-guard.c $(SRC) $(wildcard src/*.h)
+TOOL_SRC  := tools/ocsp-guard.c tools/og_tool.c tools/og_doctor.c \
+             tools/og_fetchcmd.c
+$(TOOL): $(TOOL_SRC) tools/og_tool.h $(SRC) $(wildcard src/*.h)
 	$(CC) $(WARN) -O2 -g $(CPPFLAGS) $(CFLAGS) -I. $(APR_CFLAGS) -o $@ \
-	    tools/ocsp-guard.c $(SRC) $(LDFLAGS) $(APR_LIBS) $(LIBS)
+	    $(TOOL_SRC) $(SRC) $(LDFLAGS) $(APR_LIBS) $(LIBS)
 
 $(MODULE): $(GLUE) $(SRC) $(HDR)
 	@command -v $(APXS) >/dev/null || { echo "apxs not found: run 'make deps' (as root) or install apache2-dev"; exit 1; }
@@ -142,8 +144,8 @@ test-deb: deps deps-deb
 lint: layout check-spdx
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --suppress=missingIncludeSystem --inline-suppr -I. -Isrc \
-	    $(GLUE) $(SRC) tools/ocsp-guard.c
-	clang-tidy --quiet $(SRC) $(GLUE) tools/ocsp-guard.c -- -I. $(APR_CFLAGS) \
+	    $(GLUE) $(SRC) $(TOOL_SRC)
+	clang-tidy --quiet $(SRC) $(GLUE) $(TOOL_SRC) -- -I. $(APR_CFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR)
 
 check-spdx:

@@ -159,12 +159,17 @@ static void og_report_registry(server_rec *s, apr_pool_t *p)
                          e->origin ? ")" : "");
         }
         else if (e->cert->ocsp_urls->nelts == 0) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, OGLOGNO(00103)
+            int must = e->cert->must_staple;
+            ap_log_error(APLOG_MARK, must ? APLOG_ERR : APLOG_INFO, 0, s,
+                         OGLOGNO(00103)
                          "%s (serial %s) for %s: no OCSP responder URL in"
                          " the certificate (its CA may have stopped OCSP);"
-                         " not stapled", e->cert->subject,
-                         e->cert->serial_hex, vh);
-            og_event_init(&ev, "cert_skipped", "info", apr_time_now());
+                         " not stapled%s", e->cert->subject,
+                         e->cert->serial_hex, vh, must ? "; it is"
+                         " must-staple: browsers refuse this site (give it"
+                         " an OCSPGuardMirror or reissue it)" : "");
+            og_event_init(&ev, "cert_skipped", must ? "critical" : "info",
+                          apr_time_now());
             ev.staple_state = "none";
             ev.must_staple = e->cert->must_staple;
             ev.detail = "no OCSP responder URL in the certificate and no"

@@ -81,10 +81,10 @@ static void og_view_of(og_view_t *v, const og_entry_t *e, apr_time_t now,
     v->serial = e->cert ? e->cert->serial_hex : "";
     v->vhosts = og_vhost_list(p, e);
     v->owner = og_owner(e);
+    v->must_staple = e->cert && e->cert->must_staple;
     if (!e->claimed || !e->cert || !slot)
         return;
     v->claimed = 1;
-    v->must_staple = e->cert->must_staple;
     v->not_after = e->cert->not_after;
     v->staple = og_slot_staple(slot, now);
     v->cert_status = (og_cert_status_e)slot->cert_status;

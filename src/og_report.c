@@ -22,6 +22,14 @@ static void put(apr_array_header_t *out, const char *s)
     APR_ARRAY_PUSH(out, const char *) = s;
 }
 
+/* A must-staple certificate without a valid staple: browsers refuse the
+ * site. The status says so in words, whoever staples it. */
+static int must_staple_outage(const og_view_t *v)
+{
+    return v->must_staple && (!v->claimed || v->staple == OG_STAPLE_NONE
+                              || v->staple == OG_STAPLE_EXPIRED);
+}
+
 static void json_cert(apr_pool_t *p, apr_array_header_t *out,
                       const og_view_t *v, apr_time_t now)
 {
@@ -32,6 +40,9 @@ static void json_cert(apr_pool_t *p, apr_array_header_t *out,
                           "\"vhosts\":%s,\"stapled_by\":%s", js(p, v->cert_id),
                           js(p, v->subject), js(p, v->serial),
                           js(p, v->vhosts), js(p, v->owner)));
+    if (must_staple_outage(v))
+        put(out, ",\"outage\":\"must-staple certificate without a valid"
+                 " staple: browsers refuse the site\"");
     if (!v->claimed) {
         put(out, "}");
         return;
@@ -286,6 +297,15 @@ const char *og_report_prometheus(apr_pool_t *p, const og_report_t *r,
     help(p, out, "ocsp_guard_certificates", "gauge",
          "Certificates stapled by mod_ocsp_guard");
     put(out, apr_psprintf(p, "ocsp_guard_certificates %d\n", r->owned));
+    help(p, out, "ocsp_guard_must_staple_outage", "gauge",
+         "1 for a must-staple certificate without a valid staple");
+    for (i = 0; i < n; i++)
+        if (views[i].must_staple)
+            put(out, apr_psprintf(p, "ocsp_guard_must_staple_outage{cert_id="
+                                  "\"%s\",subject=\"%s\"} %d\n",
+                                  views[i].cert_id,
+                                  og_prom_label(p, views[i].subject),
+                                  must_staple_outage(&views[i])));
     prom_cache(p, out, r, views, n);
     if (r->shared.name)
         prom_shared(p, out, &r->shared, views, n);

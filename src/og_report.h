@@ -20,8 +20,8 @@ typedef struct {
     const char *serial;
     const char *vhosts;
     const char *owner;          /* who staples it */
-    int claimed;                /* stapled by this module: all below set */
     int must_staple;
+    int claimed;                /* stapled by this module: all below set */
     apr_time_t not_after;
     og_staple_e staple;
     og_cert_status_e cert_status;

@@ -60,10 +60,12 @@ sub start_responder {
     stop_responder($o{port});
     my $dir = pki_dir();
     mkdir t_dir() . '/logs';
+    # t_dir() is relative to the test's cwd: name the log before the chdir
+    my $log = t_dir() . "/logs/ocsp-$o{port}.log";
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         chdir $dir or die;
-        open STDOUT, '>>', t_dir() . "/logs/ocsp-$o{port}.log";
+        open STDOUT, '>>', $log;
         open STDERR, '>&', \*STDOUT;
         no warnings 'exec';
         exec 'openssl', 'ocsp', '-index', 'index.txt', '-port', $o{port},
@@ -187,6 +189,10 @@ shutdown_lifetime 1 seconds
 CONF
     close $c;
     stop_service($PROXY_PORT);
+    # A squid stopped by an earlier test may have left its pid file, whose
+    # PID this namespace can have given to another process since: squid
+    # would then refuse to start ("already running").
+    unlink "$dir/squid.pid";
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open STDOUT, '>>', "$dir/stdout.log";

@@ -14,6 +14,9 @@
 #     dnsfail  AIA http://ocsp.invalid/ (a name that never resolves)
 #     proxied  AIA http://ocsp.via-proxy.test:18880/ (only the test proxy
 #              resolves that name: reachable through the proxy alone)
+#     renewed  AIA :18890, like faulty: the certificate that replaces it
+#     shortlived AIA http://127.0.0.1:18886/, valid one day (a short-lived
+#              certificate; its test runs a responder giving 7-day answers)
 # Responses made ahead for the fault responder (DER, for faulty):
 #     wrong_cert.der  validly signed, but for the good leaf
 #     expired.der     validly signed, nextUpdate two days ago (faketime)
@@ -80,7 +83,7 @@ leaf() {   # name serial aia...
     key "$name.key"
     openssl req -new -key "$name.key" -subj "/O=OCSP Guard Test/CN=$name.test" -out "$name.csr"
     openssl x509 -req -in "$name.csr" -CA intermediate.crt -CAkey intermediate.key \
-        -set_serial "$serial" -days 825 -sha256 -extfile "$name.cnf" -extensions leaf \
+        -set_serial "$serial" -days "${leaf_days:-825}" -sha256 -extfile "$name.cnf" -extensions leaf \
         -out "$name.crt" 2>/dev/null
     cat "$name.crt" intermediate.crt > "$name.chain.pem"
 }
@@ -94,11 +97,13 @@ leaf offvh   0x3006 http://127.0.0.1:18880/
 leaf faulty  0x3007 http://127.0.0.1:18890/
 leaf dnsfail 0x3008 http://ocsp.invalid/
 leaf proxied 0x3009 http://ocsp.via-proxy.test:18880/
+leaf renewed 0x300b http://127.0.0.1:18890/
+leaf_days=1 leaf shortlived 0x300c http://127.0.0.1:18886/
 
 # openssl ca database: status, expiry, revocation time, serial, file, subject
 : > index.txt
 now=$(date -u +%y%m%d%H%M%SZ)
-for name in good revoked noaia down second offvh faulty dnsfail proxied; do
+for name in good revoked noaia down second offvh faulty dnsfail proxied renewed shortlived; do
     serial=$(openssl x509 -in "$name.crt" -noout -serial | cut -d= -f2)
     end=$(openssl x509 -in "$name.crt" -noout -enddate | cut -d= -f2)
     end=$(date -u -d "$end" +%y%m%d%H%M%SZ)

@@ -158,12 +158,37 @@ static void prometheus_lines(void **state)
                        "shared_cache"));
 }
 
+/* A must-staple certificate without a staple is an outage, said in words
+ * in the JSON and as a gauge; with a staple, it is not. */
+static void must_staple_outage_said(void **state)
+{
+    og_view_t v = stapled();
+    og_report_t r = head();
+
+    (void)state;
+    v.must_staple = 1;
+    assert_null(strstr(og_report_json(pool, &r, &v, 1), "\"outage\""));
+    assert_non_null(strstr(og_report_prometheus(pool, &r, &v, 1),
+                           "ocsp_guard_must_staple_outage{cert_id=\"00aa\","
+                           "subject=\"CN=a \\\"quoted\\\" one\"} 0\n"));
+    v.staple = OG_STAPLE_EXPIRED;
+    assert_non_null(strstr(og_report_json(pool, &r, &v, 1),
+                           "\"outage\":\"must-staple certificate without a"
+                           " valid staple: browsers refuse the site\""));
+    assert_non_null(strstr(og_report_prometheus(pool, &r, &v, 1),
+                           " one\"} 1\n"));
+    v.claimed = 0;      /* no OCSP URL: nobody staples it */
+    v.staple = OG_STAPLE_FRESH;
+    assert_non_null(strstr(og_report_json(pool, &r, &v, 1), "\"outage\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_of_a_stapled_and_a_foreign_certificate),
         cmocka_unit_test(json_with_a_shared_cache),
         cmocka_unit_test(prometheus_lines),
+        cmocka_unit_test(must_staple_outage_said),
     };
     int rc;
 
