@@ -8,6 +8,9 @@
 #   make lint       cppcheck and clang-tidy
 #   make bench      handshake benchmark, contenders side by side (as root)
 #   make memcheck   the module under valgrind memcheck while it works (as root)
+#   make test-browser  Firefox ESR (headless) loads a must-staple page through a
+#                   responder outage, this module beside mod_ssl (as root;
+#                   SCREENSHOTS=1 writes docs/browser-*.png)
 #   make clean
 
 APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
@@ -28,7 +31,7 @@ DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
              libapache2-mod-perl2 libcmocka-dev curl iproute2 util-linux \
              faketime perl squid memcached gnuplot-nox valgrind
 
-.PHONY: all install test unit apache-test demo deps lint clean bench memcheck
+.PHONY: all install test unit apache-test demo deps lint clean bench memcheck test-browser browser-deps
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -88,6 +91,21 @@ bench/fetch_scale: bench/fetch_scale.c $(SRC) $(wildcard src/*.h)
 
 bench: $(MODULE) bench/tls_load bench/fetch_scale
 	bash bench/run.sh
+
+# --- a real browser through a responder outage (t/browser/) ------------------
+BROWSER_PKGS := firefox-esr libnss3-tools apache2 apache2-dev openssl perl \
+                iproute2 util-linux
+
+browser-deps:
+	@missing=""; for p in $(BROWSER_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "browser test dependencies present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	else echo "missing:$$missing"; echo "run: sudo apt-get install$$missing"; exit 1; fi
+
+test-browser: browser-deps $(MODULE)
+	SCREENSHOTS=$(SCREENSHOTS) bash t/browser/run.sh
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
