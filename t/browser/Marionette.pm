@@ -104,6 +104,27 @@ sub execute {
     return $self->ok('WebDriver:ExecuteScript', { script => $script, args => \@args })->{value};
 }
 
+# Values of Firefox preferences (read in the chrome context): name => value.
+sub prefs {
+    my ($self, @names) = @_;
+    $self->ok('Marionette:SetContext', { value => 'chrome' });
+    my $v = eval { $self->execute(q{
+        var out = {};
+        for (var n of arguments) {
+            var t = Services.prefs.getPrefType(n);
+            out[n] = t == Services.prefs.PREF_INT ? Services.prefs.getIntPref(n)
+                   : t == Services.prefs.PREF_BOOL ? Services.prefs.getBoolPref(n)
+                   : t == Services.prefs.PREF_STRING ? Services.prefs.getStringPref(n)
+                   : null;
+        }
+        return out;
+    }, @names) };
+    my $err = $@;
+    $self->ok('Marionette:SetContext', { value => 'content' });
+    die $err if $err;
+    return $v;
+}
+
 sub set_window_size {
     my ($self, $w, $h) = @_;
     $self->ok('WebDriver:SetWindowRect', { width => $w, height => $h });
