@@ -15,6 +15,9 @@
 #   make lint       cppcheck, clang-tidy and the SPDX licence lines
 #   make bench      handshake benchmark, contenders side by side (as root)
 #   make memcheck   the module under valgrind memcheck while it works (as root)
+#   make test-browser  Firefox ESR (headless) loads a must-staple page through a
+#                   responder outage, this module beside mod_ssl (as root;
+#                   SCREENSHOTS=1 writes docs/browser-*.png)
 #   make clean
 
 APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
@@ -46,7 +49,7 @@ DEB_BUILD_PKGS := build-essential debhelper dpkg-dev fakeroot lintian \
              libaprutil1-dev libcmocka-dev
 
 .PHONY: all install test unit apache-test demo deps deps-deb deb test-deb \
-        lint layout check-spdx clean bench memcheck
+        lint layout check-spdx clean bench memcheck test-browser browser-deps
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -112,6 +115,16 @@ bench/fetch_scale: bench/fetch_scale.c $(SRC) $(wildcard src/*.h)
 
 bench: $(MODULE) bench/tls_load bench/fetch_scale
 	bash bench/run.sh
+
+# --- a real browser through a responder outage (t/browser/) ------------------
+BROWSER_PKGS := firefox-esr libnss3-tools apache2 apache2-dev openssl perl \
+                iproute2 util-linux
+
+browser-deps:
+	@bash tools/deps.sh --what "make test-browser" $(BROWSER_PKGS)
+
+test-browser: browser-deps $(MODULE)
+	SCREENSHOTS=$(SCREENSHOTS) bash t/browser/run.sh
 
 # Only what is missing, with one dpkg-query; nothing at all when every
 # package is there. Not root or not Debian: a message saying what to do.

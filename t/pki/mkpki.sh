@@ -17,6 +17,9 @@
 #     renewed  AIA :18890, like faulty: the certificate that replaces it
 #     shortlived AIA http://127.0.0.1:18886/, valid one day (a short-lived
 #              certificate; its test runs a responder giving 7-day answers)
+#     mustaple AIA http://127.0.0.1:18895/ (a responder of its own, for the
+#              browser test's outages), TLS Feature status_request
+#              (OCSP must-staple), SAN also IP:127.0.0.1
 # Responses made ahead for the fault responder (DER, for faulty):
 #     wrong_cert.der  validly signed, but for the good leaf
 #     expired.der     validly signed, nextUpdate two days ago (faketime)
@@ -67,6 +70,8 @@ openssl req -new -key ocsp.key -subj "/O=OCSP Guard Test/CN=Test OCSP Signer" -o
 openssl x509 -req -in ocsp.csr -CA intermediate.crt -CAkey intermediate.key -set_serial 0x2001 \
     -days 3650 -sha256 -extfile ext.cnf -extensions ocsp -out ocsp.crt 2>/dev/null
 
+# Extra lines for the next leaf's extension section (empty: none).
+leaf_extra=""
 leaf() {   # name serial aia...
     local name=$1 serial=$2; shift 2
     local aia=""
@@ -76,7 +81,11 @@ leaf() {   # name serial aia...
         echo "basicConstraints = critical, CA:false"
         echo "keyUsage = critical, digitalSignature"
         echo "extendedKeyUsage = serverAuth"
-        echo "subjectAltName = DNS:$name.test"
+        if [ -n "$leaf_extra" ]; then
+            printf '%s\n' "$leaf_extra"
+        else
+            echo "subjectAltName = DNS:$name.test"
+        fi
         echo "authorityKeyIdentifier = keyid"
         [ -n "$aia" ] && echo "authorityInfoAccess = $aia"
     } > "$name.cnf"
@@ -99,11 +108,16 @@ leaf dnsfail 0x3008 http://ocsp.invalid/
 leaf proxied 0x3009 http://ocsp.via-proxy.test:18880/
 leaf renewed 0x300b http://127.0.0.1:18890/
 leaf_days=1 leaf shortlived 0x300c http://127.0.0.1:18886/
+# must-staple: a browser that sees no valid staple must refuse the page
+leaf_extra="subjectAltName = DNS:mustaple.test, IP:127.0.0.1
+tlsfeature = status_request"
+leaf mustaple 0x300a http://127.0.0.1:18895/
+leaf_extra=""
 
 # openssl ca database: status, expiry, revocation time, serial, file, subject
 : > index.txt
 now=$(date -u +%y%m%d%H%M%SZ)
-for name in good revoked noaia down second offvh faulty dnsfail proxied renewed shortlived; do
+for name in good revoked noaia down second offvh faulty dnsfail proxied renewed shortlived mustaple; do
     serial=$(openssl x509 -in "$name.crt" -noout -serial | cut -d= -f2)
     end=$(openssl x509 -in "$name.crt" -noout -enddate | cut -d= -f2)
     end=$(date -u -d "$end" +%y%m%d%H%M%SZ)
