@@ -14,7 +14,7 @@ APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror
 SRC       := src/og_cert.c src/og_error.c src/og_event.c src/og_fetch.c src/og_record.c src/og_store.c \
-             src/og_sched.c src/og_validate.c
+             src/og_sched.c src/og_validate.c src/og_parse.c
 HDR       := mod_ocsp_guard.h $(wildcard src/*.h)
 LIBS      := -lcurl -lssl -lcrypto
 MODULE    := .libs/mod_ocsp_guard.so
@@ -58,7 +58,8 @@ install: $(MODULE) $(TOOL)
 
 # --- unit tests of src/ (cmocka) -------------------------------------------
 UNIT_TESTS := t/unit/test_record t/unit/test_sched t/unit/test_validate \
-              t/unit/test_cert t/unit/test_fetch t/unit/test_event
+              t/unit/test_cert t/unit/test_fetch t/unit/test_event \
+              t/unit/test_parse
 
 t/unit/test_%: t/unit/test_%.c $(SRC) $(wildcard src/*.h) t/unit/unit_pki.h
 	$(CC) $(WARN) -g -I. $(APR_CFLAGS) -o $@ $< $(SRC) $(APR_LIBS) $(LIBS) -lcmocka -lpthread
