@@ -59,7 +59,7 @@ install: $(MODULE) $(TOOL)
 # --- unit tests of src/ (cmocka) -------------------------------------------
 UNIT_TESTS := t/unit/test_record t/unit/test_sched t/unit/test_validate \
               t/unit/test_cert t/unit/test_fetch t/unit/test_event \
-              t/unit/test_parse
+              t/unit/test_parse t/unit/test_store
 
 t/unit/test_%: t/unit/test_%.c $(SRC) $(wildcard src/*.h) t/unit/unit_pki.h
 	$(CC) $(WARN) -g -I. $(APR_CFLAGS) -o $@ $< $(SRC) $(APR_LIBS) $(LIBS) -lcmocka -lpthread
