@@ -26,9 +26,10 @@ APR_LIBS   = $(shell apr-1-config --link-ld --libs 2>/dev/null) \
 
 DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
              libapache2-mod-perl2 libcmocka-dev curl iproute2 util-linux \
-             faketime perl squid memcached gnuplot-nox valgrind
+             faketime perl squid memcached gnuplot-nox valgrind \
+             clang libclang-rt-14-dev libjansson-dev
 
-.PHONY: all install test unit apache-test demo deps lint clean bench memcheck
+.PHONY: all install test unit unit-asan apache-test demo deps lint clean bench memcheck
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -67,11 +68,36 @@ t/unit/test_%: t/unit/test_%.c $(SRC) $(wildcard src/*.h) t/unit/unit_pki.h
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t; done
 
+# The same unit tests under AddressSanitizer (leaks included) and
+# UndefinedBehaviorSanitizer: any report fails the run.
+ASAN_CC    ?= $(shell command -v clang >/dev/null && echo clang || echo $(CC))
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
+              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+              LSAN_OPTIONS=exitcode=23
+ASAN_OBJ   := $(patsubst src/%.c,build/asan/%.o,$(SRC))
+ASAN_TESTS := $(patsubst t/unit/%,build/asan/%,$(UNIT_TESTS))
+
+build/asan/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p build/asan
+	$(ASAN_CC) $(WARN) $(SAN_FLAGS) -g -O1 -I. $(APR_CFLAGS) -c -o $@ $<
+
+build/asan/test_%: t/unit/test_%.c $(ASAN_OBJ) t/unit/unit_pki.h
+	$(ASAN_CC) $(WARN) $(SAN_FLAGS) -g -O1 -I. $(APR_CFLAGS) -o $@ $< \
+	    $(ASAN_OBJ) $(APR_LIBS) $(LIBS) -lcmocka -lpthread
+
+.SECONDARY: $(ASAN_OBJ)
+
+unit-asan: $(ASAN_TESTS)
+	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \
+	    $(SAN_ENV) ./$$t; done
+
 # --- Apache::Test suite ----------------------------------------------------
 apache-test: $(MODULE) $(TOOL)
 	bash t/run-suite.sh $(TEST_ARGS)
 
-test: unit apache-test
+test: unit unit-asan apache-test
 
 demo: $(MODULE)
 	bash tools/demo.sh

@@ -37,7 +37,8 @@ typedef struct {
     unsigned char body[2048];
     size_t body_len;
     int requests;
-    int concurrent, max_concurrent;
+    int concurrent, max_concurrent;     /* connections being served */
+    pthread_cond_t idle;                /* signalled when concurrent hits 0 */
 } server_t;
 
 static const unsigned char answer[] = "0\x82 pretend-ocsp-response";
@@ -115,15 +116,12 @@ static void *conn_thread(void *arg)
     int fd = (int)(intptr_t)a[1];
 
     free(a);
-    pthread_mutex_lock(&srv->lock);
-    if (++srv->concurrent > srv->max_concurrent)
-        srv->max_concurrent = srv->concurrent;
-    pthread_mutex_unlock(&srv->lock);
     handle(srv, fd);
-    pthread_mutex_lock(&srv->lock);
-    srv->concurrent--;
-    pthread_mutex_unlock(&srv->lock);
     close(fd);
+    pthread_mutex_lock(&srv->lock);
+    if (--srv->concurrent == 0)
+        pthread_cond_signal(&srv->idle);
+    pthread_mutex_unlock(&srv->lock);
     return NULL;
 }
 
@@ -141,6 +139,12 @@ static void *accept_loop(void *arg)
             close(fd);
             break;
         }
+        /* counted here, before the thread exists, so that server_stop
+         * cannot miss a connection that is just starting */
+        pthread_mutex_lock(&srv->lock);
+        if (++srv->concurrent > srv->max_concurrent)
+            srv->max_concurrent = srv->concurrent;
+        pthread_mutex_unlock(&srv->lock);
         a = malloc(2 * sizeof(void *));
         a[0] = srv;
         a[1] = (void *)(intptr_t)fd;
@@ -167,13 +171,20 @@ static int listen_any(int *port)
     return fd;
 }
 
+/* One server at a time, static: after server_stop the test still reads
+ * what the last request looked like, and nothing is left to free. */
+static server_t the_server;
+
 static server_t *server_start(server_mode_e mode)
 {
-    server_t *srv = calloc(1, sizeof(*srv));
+    server_t *srv = &the_server;
+
+    memset(srv, 0, sizeof(*srv));
     srv->mode = mode;
     srv->listen_fd = listen_any(&srv->port);
     assert_true(srv->listen_fd >= 0);
     pthread_mutex_init(&srv->lock, NULL);
+    pthread_cond_init(&srv->idle, NULL);
     pthread_create(&srv->thread, NULL, accept_loop, srv);
     return srv;
 }
@@ -194,7 +205,13 @@ static void server_stop(server_t *srv)
     close(fd);
     pthread_join(srv->thread, NULL);
     close(srv->listen_fd);
-    usleep(50000);  /* let detached connection threads see `stop` */
+    /* every connection thread has seen `stop` and let go of srv */
+    pthread_mutex_lock(&srv->lock);
+    while (srv->concurrent > 0)
+        pthread_cond_wait(&srv->idle, &srv->lock);
+    pthread_mutex_unlock(&srv->lock);
+    pthread_cond_destroy(&srv->idle);
+    pthread_mutex_destroy(&srv->lock);
 }
 
 /* a port where nothing listens */
