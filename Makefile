@@ -1,8 +1,12 @@
 # mod_ocsp_guard: build with apxs, test with cmocka and Apache::Test.
 #   make            build the module (.libs/mod_ocsp_guard.so)
 #   make install    install the module and the Debian/RHEL config snippets
-#   make test       unit tests, then the Apache::Test suite (needs root: it
-#                   runs in a private network namespace as user nobody)
+#   make test       unit tests (plain and under ASan+UBSan), a fuzz smoke run,
+#                   then the Apache::Test suite (needs root: it runs in a
+#                   private network namespace as user nobody)
+#   make unit-asan  the unit tests under AddressSanitizer and UBSan
+#   make fuzz       every fuzz target FUZZ_SECONDS (300) long, then a table
+#   make fuzz-smoke every fuzz target a few seconds, and the regression inputs
 #   make demo       show it stapling, and surviving a responder outage
 #   make deps       install build and test dependencies (Debian, as root)
 #   make lint       cppcheck and clang-tidy
@@ -29,7 +33,7 @@ DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
              faketime perl squid memcached gnuplot-nox valgrind \
              clang libclang-rt-14-dev libjansson-dev
 
-.PHONY: all install test unit unit-asan apache-test demo deps lint clean bench memcheck
+.PHONY: all install test unit unit-asan fuzz fuzz-build fuzz-smoke apache-test demo deps lint clean bench memcheck
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -93,11 +97,44 @@ unit-asan: $(ASAN_TESTS)
 	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \
 	    $(SAN_ENV) ./$$t; done
 
+# --- fuzzing (libFuzzer, clang, ASan+UBSan; see docs/fuzzing.md) ----------
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_TARGETS := validate validate_signed record statefile cert fetch_body \
+                parse event_json
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_OBJ     := $(patsubst src/%.c,build/fuzz/obj/%.o,$(SRC))
+FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+build/fuzz/obj/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -I. \
+	    $(APR_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -I. $(APR_CFLAGS) \
+	    -DOG_FUZZ_PKI='"$(CURDIR)/fuzz/pki"' -o $@ $< $(FUZZ_OBJ) \
+	    $(APR_LIBS) $(LIBS) -ljansson
+
+.SECONDARY: $(FUZZ_OBJ)
+
+fuzz-build: $(FUZZ_BINS)
+
+# every target FUZZ_SECONDS long, one after another, then the table
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh $(FUZZ_TARGETS)
+
+# every target a few seconds, and every regression input (make test)
+fuzz-smoke: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) bash fuzz/run.sh $(FUZZ_TARGETS)
+
 # --- Apache::Test suite ----------------------------------------------------
 apache-test: $(MODULE) $(TOOL)
 	bash t/run-suite.sh $(TEST_ARGS)
 
-test: unit unit-asan apache-test
+test: unit unit-asan fuzz-smoke apache-test
 
 demo: $(MODULE)
 	bash tools/demo.sh
