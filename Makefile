@@ -164,8 +164,9 @@ deps:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --suppress=missingIncludeSystem --inline-suppr -I. -Isrc \
-	    mod_ocsp_guard.c $(SRC) tools/ocsp-guard.c
-	clang-tidy --quiet $(SRC) mod_ocsp_guard.c tools/ocsp-guard.c -- -I. $(APR_CFLAGS) \
+	    mod_ocsp_guard.c $(SRC) tools/ocsp-guard.c $(wildcard fuzz/*.c)
+	clang-tidy --quiet $(SRC) mod_ocsp_guard.c tools/ocsp-guard.c \
+	    $(wildcard fuzz/*.c) -- -I. $(APR_CFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR)
 
 clean:

@@ -123,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(c->certid && c->issuer && !c->cert, "parsed state");
         FUZZ_CHECK(c->must_staple == 0 || c->must_staple == 1, "flag %d",
                    c->must_staple);
-        FUZZ_CHECK(strlen(c->sha1_hex) == 2 * OG_CERT_SHA1_LEN, "sha1 hex");
+        FUZZ_CHECK(strlen(c->sha1_hex) == (size_t)2 * OG_CERT_SHA1_LEN, "sha1 hex");
         FUZZ_CHECK(c->subject && c->serial_hex, "names");
         for (i = 0; i < c->ocsp_urls->nelts; i++) {
             const char *u = APR_ARRAY_IDX(c->ocsp_urls, i, const char *);

@@ -71,7 +71,7 @@ static void check_size(fuzz_in_t *in, const char *arg)
     if (*s == 'k' || *s == 'K')
         unit = 1024, s++;
     else if (*s == 'm' || *s == 'M')
-        unit = 1024 * 1024, s++;
+        unit = (u128)1024 * 1024, s++;
     want = ref_verdict(ok && !*s, v * unit, (u128)lo, (u128)hi);
     got = og_parse_size(arg, lo, hi, &out);
     FUZZ_CHECK(got == want, "size '%s' [%zu,%zu]: %d, want %d", arg,

@@ -82,6 +82,7 @@ printf '\x00\x00\x00\x02\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00' > "$ou
 printf '\x00\x02\x00\x01\x00\x00\x00\x00\x00\x00' > "$out/validate_signed/noeku"
 printf '\x00\x00\x00\x01\x00\x00\x00\x00\x03\x05' > "$out/validate_signed/times"
 printf '\x03' > "$out/validate_signed/trylater"
+printf '\x00\x00\x80\x01\x00\x00\x00\x00\x00\x00' > "$out/validate_signed/no-basic"
 
 # --- cert: mode byte, then the material (see fuzz/fuzz_cert.c) -------------
 { printf '\x00'; cat $pki/leaf.pem $pki/ca.pem; } > "$out/cert/pem-leaf-ca"
