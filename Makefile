@@ -2,8 +2,13 @@
 # mod_ocsp_guard: build with apxs, test with cmocka and Apache::Test.
 #   make            build the module (.libs/mod_ocsp_guard.so)
 #   make install    install the module and the Debian/RHEL config snippets
-#   make test       unit tests, then the Apache::Test suite (needs root: it
-#                   runs in a private network namespace as user nobody)
+#   make test       unit tests (plain and under ASan+UBSan), a fuzz smoke run,
+#                   then the Apache::Test suite (needs root: it runs in a
+#                   private network namespace as user nobody); installs the
+#                   missing Debian packages first
+#   make unit-asan  the unit tests under AddressSanitizer and UBSan
+#   make fuzz       every fuzz target FUZZ_SECONDS (300) long, then a table
+#   make fuzz-smoke every fuzz target a few seconds, and the regression inputs
 #   make demo       mod_ssl's stapling and mod_ocsp_guard through the same
 #                   responder outage, side by side
 #   make deps       install the missing build, test and demo dependencies
@@ -12,7 +17,7 @@
 #                   (installs its build dependencies first: make deps-deb)
 #   make test-deb   build the .deb, install it into this machine's apache2,
 #                   check a stapled handshake, purge it (as root; CI)
-#   make lint       cppcheck, clang-tidy and the SPDX licence lines
+#   make lint       cppcheck, clang-tidy, the layout and the SPDX lines
 #   make bench      handshake benchmark, contenders side by side (as root)
 #   make memcheck   the module under valgrind memcheck while it works (as root)
 #   make test-browser  Firefox ESR (headless) loads a must-staple page through a
@@ -23,11 +28,13 @@
 APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror
-SRC       := src/og_cert.c src/og_chain.c src/og_error.c src/og_track.c src/og_event.c src/og_fetch.c src/og_record.c src/og_report.c src/og_round.c src/og_store.c \
-             src/og_sched.c src/og_validate.c
+SRC       := src/og_cert.c src/og_chain.c src/og_error.c src/og_event.c \
+             src/og_fetch.c src/og_parse.c src/og_record.c src/og_report.c \
+             src/og_round.c src/og_sched.c src/og_store.c src/og_track.c \
+             src/og_validate.c
 GLUE      := mod_ocsp_guard.c mod_ocsp_guard_cache.c mod_ocsp_guard_config.c \
              mod_ocsp_guard_events.c mod_ocsp_guard_handshake.c \
-             mod_ocsp_guard_modssl.c \
+             mod_ocsp_guard_modssl.c mod_ocsp_guard_statedir.c \
              mod_ocsp_guard_status.c mod_ocsp_guard_watchdog.c
 HDR       := mod_ocsp_guard.h $(wildcard src/*.h)
 LIBS      := -lcurl -lssl -lcrypto
@@ -43,13 +50,14 @@ APR_LIBS   = $(shell apr-1-config --link-ld --libs 2>/dev/null) \
 DEB_PKGS  := make gcc libc6-dev apache2 apache2-dev libcurl4-openssl-dev \
              libssl-dev openssl libapache2-mod-perl2 libcmocka-dev curl \
              iproute2 util-linux procps faketime perl squid memcached \
-             gnuplot-nox valgrind
+             gnuplot-nox valgrind clang libclang-rt-14-dev libjansson-dev
 DEB_BUILD_PKGS := build-essential debhelper dpkg-dev fakeroot lintian \
              apache2-dev libcurl4-openssl-dev libssl-dev libapr1-dev \
              libaprutil1-dev libcmocka-dev
 
-.PHONY: all install test unit apache-test demo deps deps-deb deb test-deb \
-        lint layout check-spdx clean bench memcheck test-browser browser-deps
+.PHONY: all install test unit unit-asan fuzz fuzz-build fuzz-smoke \
+        apache-test demo deps deps-deb deb test-deb lint layout check-spdx \
+        clean bench memcheck test-browser browser-deps
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -80,14 +88,74 @@ install: $(MODULE) $(TOOL)
 	fi
 
 # --- unit tests of src/ (cmocka) -------------------------------------------
-UNIT_TESTS := t/unit/test_record t/unit/test_sched t/unit/test_validate t/unit/test_chain t/unit/test_track t/unit/test_round t/unit/test_report \
-              t/unit/test_cert t/unit/test_fetch t/unit/test_event
+UNIT_TESTS := t/unit/test_record t/unit/test_sched t/unit/test_validate \
+              t/unit/test_cert t/unit/test_fetch t/unit/test_event \
+              t/unit/test_parse t/unit/test_store t/unit/test_chain \
+              t/unit/test_track t/unit/test_round t/unit/test_report
 
 t/unit/test_%: t/unit/test_%.c $(SRC) $(wildcard src/*.h) t/unit/unit_pki.h
 	$(CC) $(WARN) -g -I. $(APR_CFLAGS) -o $@ $< $(SRC) $(APR_LIBS) $(LIBS) -lcmocka -lpthread
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t; done
+
+# The same unit tests under AddressSanitizer (leaks included) and
+# UndefinedBehaviorSanitizer: any report fails the run.
+ASAN_CC    ?= $(shell command -v clang >/dev/null && echo clang || echo $(CC))
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
+              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+              LSAN_OPTIONS=exitcode=23
+ASAN_OBJ   := $(patsubst src/%.c,build/asan/%.o,$(SRC))
+ASAN_TESTS := $(patsubst t/unit/%,build/asan/%,$(UNIT_TESTS))
+
+build/asan/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p build/asan
+	$(ASAN_CC) $(WARN) $(SAN_FLAGS) -g -O1 -I. $(APR_CFLAGS) -c -o $@ $<
+
+build/asan/test_%: t/unit/test_%.c $(ASAN_OBJ) t/unit/unit_pki.h
+	$(ASAN_CC) $(WARN) $(SAN_FLAGS) -g -O1 -I. $(APR_CFLAGS) -o $@ $< \
+	    $(ASAN_OBJ) $(APR_LIBS) $(LIBS) -lcmocka -lpthread
+
+.SECONDARY: $(ASAN_OBJ)
+
+unit-asan: $(ASAN_TESTS)
+	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \
+	    $(SAN_ENV) ./$$t; done
+
+# --- fuzzing (libFuzzer, clang, ASan+UBSan; see docs/fuzzing.md) ----------
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_TARGETS := validate validate_signed record statefile cert fetch_body \
+                parse event_json
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_OBJ     := $(patsubst src/%.c,build/fuzz/obj/%.o,$(SRC))
+FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+build/fuzz/obj/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -I. \
+	    $(APR_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -I. $(APR_CFLAGS) \
+	    -DOG_FUZZ_PKI='"$(CURDIR)/fuzz/pki"' -o $@ $< $(FUZZ_OBJ) \
+	    $(APR_LIBS) $(LIBS) -ljansson
+
+.SECONDARY: $(FUZZ_OBJ)
+
+fuzz-build: $(FUZZ_BINS)
+
+# every target FUZZ_SECONDS long, one after another, then the table
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh $(FUZZ_TARGETS)
+
+# every target a few seconds, and every regression input (make test)
+fuzz-smoke: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) bash fuzz/run.sh $(FUZZ_TARGETS)
 
 # --- Apache::Test suite ----------------------------------------------------
 apache-test: $(MODULE) $(TOOL) bench/tls_load
@@ -96,7 +164,7 @@ apache-test: $(MODULE) $(TOOL) bench/tls_load
 # make test and make demo install what is missing first (make deps); a
 # sub-make then builds, so that apxs and apr-1-config are there by then.
 test: deps
-	@$(MAKE) --no-print-directory unit apache-test
+	@$(MAKE) --no-print-directory unit unit-asan fuzz-smoke apache-test
 
 demo: deps
 	@$(MAKE) --no-print-directory $(MODULE)
@@ -157,8 +225,9 @@ test-deb: deps deps-deb
 lint: layout check-spdx
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --suppress=missingIncludeSystem --inline-suppr -I. -Isrc \
-	    $(GLUE) $(SRC) $(TOOL_SRC)
-	clang-tidy --quiet $(SRC) $(GLUE) $(TOOL_SRC) -- -I. $(APR_CFLAGS) \
+	    $(GLUE) $(SRC) $(TOOL_SRC) $(wildcard fuzz/*.c)
+	clang-tidy --quiet $(SRC) $(GLUE) $(TOOL_SRC) $(wildcard fuzz/*.c) \
+	    -- -I. $(APR_CFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR)
 
 check-spdx:

@@ -214,7 +214,7 @@ typedef struct {
 extern og_state_t *og;
 
 /* ------------------------------------------------------------------ */
-/* caches and the state dir (mod_ocsp_guard_cache.c)                  */
+/* caches (mod_ocsp_guard_cache.c)                                    */
 
 int og_setup_caches(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                     og_server_conf_t *sc);
@@ -224,9 +224,20 @@ void og_caches_child_init(apr_pool_t *pchild, server_rec *s);
 apr_status_t og_cache_get(og_cache_t *cache, const og_entry_t *e,
                           unsigned char *buf, og_record_t *rec,
                           apr_pool_t *p);
+
+/* ------------------------------------------------------------------ */
+/* the state dir (mod_ocsp_guard_statedir.c)                          */
+
 void og_setup_state_dir(server_rec *s, og_server_conf_t *sc,
                         apr_pool_t *pconf);
 void og_load_persisted(server_rec *s, apr_pool_t *ptemp);
+/* This certificate's record from the state dir: APR_ENOENT when there is
+ * none, APR_EINVAL when the file is not a record for this certificate. */
+apr_status_t og_state_read(const og_entry_t *e, og_record_t *rec,
+                           unsigned char **data, apr_size_t *len,
+                           apr_pool_t *p);
+void og_state_save(const og_entry_t *e, const unsigned char *record,
+                   apr_size_t len, apr_pool_t *p);
 /* og_round_io_t callbacks */
 apr_status_t og_keep(void *ctx, og_item_t *it, const og_record_t *rec,
                      const unsigned char *record, apr_size_t len,

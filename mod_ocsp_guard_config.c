@@ -14,6 +14,7 @@
 #include <ap_socache.h>
 
 #include "mod_ocsp_guard.h"
+#include "src/og_parse.h"
 
 void *og_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -132,12 +133,12 @@ static const char *og_set_timeout(cmd_parms *cmd, void *dc, const char *total,
     (void)dc;
     if ((err = og_global_only(cmd)) != NULL)
         return err;
-    if (ap_timeout_parameter_parse(total, &t, "s") != APR_SUCCESS
-        || t < apr_time_from_msec(100) || t > apr_time_from_sec(300))
+    if (og_parse_duration(total, apr_time_from_msec(100),
+                          apr_time_from_sec(300), &t) != OG_PARSE_OK)
         return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, total);
     if (connect) {
-        if (ap_timeout_parameter_parse(connect, &ct, "s") != APR_SUCCESS
-            || ct < apr_time_from_msec(100) || ct > t)
+        if (og_parse_duration(connect, apr_time_from_msec(100), t, &ct)
+            != OG_PARSE_OK)
             return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, connect);
     }
     else {
@@ -147,20 +148,6 @@ static const char *og_set_timeout(cmd_parms *cmd, void *dc, const char *total,
     sc->timeout_set = 1;
     sc->connect_timeout = ct;
     return NULL;
-}
-
-/* "50" or "50%", within [lo, hi]; 0 when not. */
-static int og_parse_percent(const char *arg, int lo, int hi, int *out)
-{
-    char *end = NULL;
-    long v = strtol(arg, &end, 10);
-
-    if (end && *end == '%')
-        end++;
-    if (!end || end == arg || *end || v < lo || v > hi)
-        return 0;
-    *out = (int)v;
-    return 1;
 }
 
 /* A directive that takes a share of a response's validity in percent. */
@@ -193,7 +180,7 @@ static const char *og_set_percent(cmd_parms *cmd, void *dc, const char *arg)
     (void)dc;
     if ((err = og_global_only(cmd)) != NULL)
         return err;
-    if (!og_parse_percent(arg, d->lo, d->hi, &v))
+    if (og_parse_percent(arg, d->lo, d->hi, &v) != OG_PARSE_OK)
         return apr_psprintf(cmd->pool, "%s takes %s, in percent from %d to"
                             " %d: e.g. '%s %d' ('%s' is not)",
                             cmd->directive->directive, d->meaning, d->lo,
@@ -218,11 +205,11 @@ static const char *og_set_retry(cmd_parms *cmd, void *dc, const char *min,
     (void)dc;
     if ((err = og_global_only(cmd)) != NULL)
         return err;
-    if (ap_timeout_parameter_parse(min, &lo, "s") != APR_SUCCESS
-        || lo < apr_time_from_sec(1) || lo > apr_time_from_sec(86400))
+    if (og_parse_duration(min, apr_time_from_sec(1), apr_time_from_sec(86400),
+                          &lo) != OG_PARSE_OK)
         return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, min);
-    if (ap_timeout_parameter_parse(max, &hi, "s") != APR_SUCCESS
-        || hi < lo || hi > apr_time_from_sec(86400))
+    if (og_parse_duration(max, lo, apr_time_from_sec(86400), &hi)
+        != OG_PARSE_OK)
         return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, max);
     sc->retry_min = lo;
     sc->retry_max = hi;
@@ -233,37 +220,25 @@ static const char *og_set_max_response(cmd_parms *cmd, void *dc,
                                        const char *arg)
 {
     og_server_conf_t *sc = og_conf(cmd->server);
-    char *end = NULL;
-    apr_int64_t v;
+    apr_size_t v = 0;
     const char *err;
 
     (void)dc;
     if ((err = og_global_only(cmd)) != NULL)
         return err;
-    v = apr_strtoi64(arg, &end, 10);
-    if (end && (*end == 'k' || *end == 'K')) {
-        /* checked before the multiply: 18014398509481985K must not wrap */
-        v = v >= 0 && v <= APR_INT64_C(1048576) / 1024 ? v * 1024 : -1;
-        end++;
-    }
-    if (!end || end == arg || *end || v < 1024 || v > APR_INT64_C(1048576))
+    if (og_parse_size(arg, 1024, 1048576, &v) != OG_PARSE_OK)
         return apr_psprintf(cmd->pool, "OCSPGuardMaxResponseSize takes the"
             " largest OCSP response accepted, in bytes from 1024 to 1048576"
             " (or with K: 16K): e.g. 'OCSPGuardMaxResponseSize 16384'"
             " ('%s' is not)", arg);
-    sc->max_response_size = (apr_size_t)v;
+    sc->max_response_size = v;
     return NULL;
 }
 
 /* http or https with a host: the only URLs the fetcher will use. */
 static int og_url_ok(apr_pool_t *p, const char *url)
 {
-    apr_uri_t uri;
-
-    return apr_uri_parse(p, url, &uri) == APR_SUCCESS && uri.scheme
-           && (!strcasecmp(uri.scheme, "http")
-               || !strcasecmp(uri.scheme, "https"))
-           && uri.hostname && *uri.hostname;
+    return og_parse_url(url, p) == OG_PARSE_OK;
 }
 
 static const char *og_add_mirror(cmd_parms *cmd, void *dc, const char *arg)

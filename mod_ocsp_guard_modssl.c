@@ -11,7 +11,6 @@
 
 #include <apr_hash.h>
 #include <apr_strings.h>
-#include <apr_uri.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -20,6 +19,7 @@
 #include <util_cfgtree.h>
 
 #include "mod_ocsp_guard.h"
+#include "src/og_parse.h"
 
 /* Is `name` ("mod_ssl.c" or "ssl_module") a module httpd has loaded? */
 static int og_module_loaded(const char *name)
@@ -132,12 +132,7 @@ const og_modssl_t *og_modssl_for(const server_rec *s)
 
 static int og_http_url(const char *url)
 {
-    apr_uri_t uri;
-
-    return url && apr_uri_parse(og->pool, url, &uri) == APR_SUCCESS
-           && uri.scheme && (!strcasecmp(uri.scheme, "http")
-                             || !strcasecmp(uri.scheme, "https"))
-           && uri.hostname && *uri.hostname;
+    return url && og_parse_url(url, og->pool) == OG_PARSE_OK;
 }
 
 /* The failover configuration of vhost `s`: its OCSPGuardMirror and

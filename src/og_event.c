@@ -30,30 +30,99 @@ const char *og_rfc3339(apr_pool_t *p, apr_time_t t)
                         x.tm_min, x.tm_sec, x.tm_usec / 1000);
 }
 
-/* JSON string with quotes; control characters and non-ASCII-safe bytes
- * escaped, so that a hostile subject or error text cannot break the line. */
+/* Length of the well-formed UTF-8 sequence at s[0..n) (Unicode table 3-7:
+ * no overlongs, no surrogates, nothing above U+10FFFF), or 0 when it is
+ * ill-formed; then *bad is the length of its maximal subpart (at least 1),
+ * the bytes one U+FFFD stands for, as Unicode and WHATWG recommend. */
+apr_size_t og_utf8_seq_len(const unsigned char *s, apr_size_t n,
+                           apr_size_t *bad)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    apr_size_t need, i;
+
+    *bad = 1;
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        need = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        need = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        need = 4;
+    else
+        return 0;                   /* continuation, C0/C1, F5..FF */
+    /* the second byte's range is what rules out overlongs, surrogates and
+     * code points above U+10FFFF */
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    for (i = 1; i < need; i++) {
+        if (i >= n || s[i] < lo || s[i] > hi) {
+            *bad = i;
+            return 0;
+        }
+        lo = 0x80;
+        hi = 0xbf;
+    }
+    return need;
+}
+
+/* JSON string with quotes, valid whatever the bytes: well-formed UTF-8
+ * passes through (readable subjects), except U+2028/U+2029 which are
+ * \u-escaped for JavaScript consumers; every ill-formed sequence becomes
+ * \ufffd; control characters are escaped. A hostile subject or error text
+ * can neither break the line nor make a strict parser reject it. */
 const char *og_json_str(apr_pool_t *p, const char *s)
 {
-    apr_size_t i, n = strlen(s), o = 0;
+    const unsigned char *in = (const unsigned char *)s;
+    apr_size_t i = 0, n = strlen(s), o = 0, len, bad;
+    /* worst case: every byte becomes a 6-character escape */
     char *out = apr_palloc(p, n * 6 + 3);
 
     out[o++] = '"';
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    while (i < n) {
+        unsigned char c = in[i];
         if (c == '"' || c == '\\') {
             out[o++] = '\\';
             out[o++] = (char)c;
+            i++;
         }
         else if (c == '\n') {
             memcpy(out + o, "\\n", 2);
             o += 2;
+            i++;
         }
         else if (c < 0x20 || c == 0x7f) {
             snprintf(out + o, 7, "\\u%04x", c);
             o += 6;
+            i++;
+        }
+        else if (c < 0x80) {
+            out[o++] = (char)c;
+            i++;
+        }
+        else if ((len = og_utf8_seq_len(in + i, n - i, &bad)) == 0) {
+            memcpy(out + o, "\\ufffd", 6);
+            o += 6;
+            i += bad;
+        }
+        else if (len == 3 && c == 0xe2 && in[i + 1] == 0x80
+                 && (in[i + 2] == 0xa8 || in[i + 2] == 0xa9)) {
+            memcpy(out + o, in[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+            o += 6;
+            i += 3;
         }
         else {
-            out[o++] = (char)c;
+            memcpy(out + o, in + i, len);
+            o += len;
+            i += len;
         }
     }
     out[o++] = '"';

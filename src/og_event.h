@@ -40,9 +40,17 @@ void og_event_init(og_event_t *ev, const char *event, const char *severity,
 /* The event as one line of JSON, newline included. */
 const char *og_event_json(apr_pool_t *p, const og_event_t *ev);
 
-/* `s` as a JSON string literal, quotes included, control characters
- * escaped. */
+/* `s` as a JSON string literal, quotes included, valid JSON whatever the
+ * bytes: well-formed UTF-8 is kept as it is (U+2028 and U+2029 escaped),
+ * each ill-formed sequence becomes \ufffd, control characters, '"' and '\\'
+ * are escaped. */
 const char *og_json_str(apr_pool_t *p, const char *s);
+
+/* The length of the well-formed UTF-8 sequence at s[0..n), or 0 when it is
+ * ill-formed (overlong, surrogate, above U+10FFFF, truncated, a lone
+ * continuation byte); then *bad says how many bytes one U+FFFD replaces. */
+apr_size_t og_utf8_seq_len(const unsigned char *s, apr_size_t n,
+                           apr_size_t *bad);
 
 /* RFC 3339 UTC with milliseconds: 2026-11-23T04:12:00.123Z */
 const char *og_rfc3339(apr_pool_t *p, apr_time_t t);

@@ -62,6 +62,21 @@ apr_status_t og_fetch_run(apr_array_header_t *fetches,
                           const og_fetch_opts_t *opts,
                           og_fetch_done_fn *done, void *ctx, apr_pool_t *p);
 
+/* The body as libcurl hands it over, in chunks, kept apart from libcurl so
+ * that unit tests and the fuzzer drive it. og_fetch_body_reset: nothing
+ * held, at most `max` bytes from now on. og_fetch_body_append: stores the
+ * chunk and returns n, or returns 0 and sets f->overflow when it would take
+ * the body over the cap (nothing of that chunk is stored, and nothing after
+ * it: the transfer is over). f->body_len never exceeds the cap. */
+void og_fetch_body_reset(og_fetch_t *f, apr_size_t max);
+apr_size_t og_fetch_body_append(og_fetch_t *f, const void *chunk,
+                                apr_size_t n);
+
+/* The verdict on a transfer that completed at the HTTP level (CURLE_OK),
+ * from f->http_status and the body: http_status unless 200, malformed when
+ * the body is empty, else OG_OK. Sets f->error and f->detail. */
+void og_fetch_classify_http(og_fetch_t *f);
+
 /* The RFC 5019 GET URL for `request` under `base`, or NULL when the encoded
  * request is over 255 bytes (then POST is used). */
 const char *og_fetch_get_url(apr_pool_t *p, const char *base,

@@ -78,9 +78,14 @@ apr_status_t og_record_decode(og_record_t *r, const unsigned char *buf,
 {
     apr_uint32_t der_len;
 
+    static const unsigned char zero[4] = { 0, 0, 0, 0 };
+
+    /* Reserved bytes must be zero: a record has one spelling, so nothing
+     * can ride along unseen, and a later version can give them a meaning. */
     if (!buf || len < OG_RECORD_HDR_LEN || memcmp(buf, OG_RECORD_MAGIC, 4) != 0
         || buf[4] != OG_RECORD_VERSION || buf[5] > OG_CERT_UNKNOWN
-        || buf[6] > OG_SOURCE_STATEDIR)
+        || buf[6] > OG_SOURCE_STATEDIR || buf[7] != 0
+        || memcmp(buf + 56, zero, sizeof(zero)) != 0)
         return APR_EINVAL;
     der_len = get32(buf + 52);
     if (der_len == 0 || der_len > OG_RECORD_MAX_DER

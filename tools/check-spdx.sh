@@ -37,8 +37,10 @@ comment_for() {
             echo "# $tag"; return ;;
         *.[1-8]) echo ".\\\" $tag"; return ;;
     esac
+    # data: fuzz corpora and regression inputs, test keys and certificates
+    case "$f" in fuzz/corpus/*|fuzz/regress/*|*.pem|*.der|*.png) return ;; esac
     # extensionless scripts (.ci/run ...): by their shebang
-    first=$(head -n1 "$f" 2>/dev/null || true)
+    first=$(head -n1 "$f" 2>/dev/null | tr -d '\0' || true)
     case "$first" in
         '#!'*sh*|'#!'*perl*) echo "# $tag" ;;
     esac

@@ -38,7 +38,8 @@ typedef struct {
     unsigned char body[2048];
     size_t body_len;
     int requests;
-    int concurrent, max_concurrent;
+    int concurrent, max_concurrent;     /* connections being served */
+    pthread_cond_t idle;                /* signalled when concurrent hits 0 */
 } server_t;
 
 static const unsigned char answer[] = "0\x82 pretend-ocsp-response";
@@ -116,15 +117,12 @@ static void *conn_thread(void *arg)
     int fd = (int)(intptr_t)a[1];
 
     free(a);
-    pthread_mutex_lock(&srv->lock);
-    if (++srv->concurrent > srv->max_concurrent)
-        srv->max_concurrent = srv->concurrent;
-    pthread_mutex_unlock(&srv->lock);
     handle(srv, fd);
-    pthread_mutex_lock(&srv->lock);
-    srv->concurrent--;
-    pthread_mutex_unlock(&srv->lock);
     close(fd);
+    pthread_mutex_lock(&srv->lock);
+    if (--srv->concurrent == 0)
+        pthread_cond_signal(&srv->idle);
+    pthread_mutex_unlock(&srv->lock);
     return NULL;
 }
 
@@ -142,6 +140,12 @@ static void *accept_loop(void *arg)
             close(fd);
             break;
         }
+        /* counted here, before the thread exists, so that server_stop
+         * cannot miss a connection that is just starting */
+        pthread_mutex_lock(&srv->lock);
+        if (++srv->concurrent > srv->max_concurrent)
+            srv->max_concurrent = srv->concurrent;
+        pthread_mutex_unlock(&srv->lock);
         a = malloc(2 * sizeof(void *));
         a[0] = srv;
         a[1] = (void *)(intptr_t)fd;
@@ -168,13 +172,20 @@ static int listen_any(int *port)
     return fd;
 }
 
+/* One server at a time, static: after server_stop the test still reads
+ * what the last request looked like, and nothing is left to free. */
+static server_t the_server;
+
 static server_t *server_start(server_mode_e mode)
 {
-    server_t *srv = calloc(1, sizeof(*srv));
+    server_t *srv = &the_server;
+
+    memset(srv, 0, sizeof(*srv));
     srv->mode = mode;
     srv->listen_fd = listen_any(&srv->port);
     assert_true(srv->listen_fd >= 0);
     pthread_mutex_init(&srv->lock, NULL);
+    pthread_cond_init(&srv->idle, NULL);
     pthread_create(&srv->thread, NULL, accept_loop, srv);
     return srv;
 }
@@ -195,7 +206,13 @@ static void server_stop(server_t *srv)
     close(fd);
     pthread_join(srv->thread, NULL);
     close(srv->listen_fd);
-    usleep(50000);  /* let detached connection threads see `stop` */
+    /* every connection thread has seen `stop` and let go of srv */
+    pthread_mutex_lock(&srv->lock);
+    while (srv->concurrent > 0)
+        pthread_cond_wait(&srv->idle, &srv->lock);
+    pthread_mutex_unlock(&srv->lock);
+    pthread_cond_destroy(&srv->idle);
+    pthread_mutex_destroy(&srv->lock);
 }
 
 /* a port where nothing listens */
@@ -425,6 +442,106 @@ static void parallelism_is_bounded(void **state)
     assert_true(srv->max_concurrent >= 2);  /* and it did run in parallel */
 }
 
+/* The body as chunks come: never over the cap, refused whole at the chunk
+ * that would cross it, and nothing after that. */
+static const struct {
+    const char *what;
+    apr_size_t max;
+    apr_size_t chunks[6];       /* sizes, 0 ends the list */
+    apr_size_t want_len;
+    int want_overflow;
+} body_cases[] = {
+    { "one small chunk", 4096, { 100 }, 100, 0 },
+    { "exactly the cap", 4096, { 4096 }, 4096, 0 },
+    { "cap in pieces", 4096, { 1000, 3000, 96 }, 4096, 0 },
+    { "one byte over", 4096, { 4097 }, 0, 1 },
+    { "over on the third", 4096, { 2000, 2000, 97, 5 }, 4000, 1 },
+    { "grows past 4K", 65536, { 4095, 2, 8192, 30000, 1 }, 42290, 0 },
+    { "grows to a cap not a power of two", 10000, { 4097, 5903 }, 10000, 0 },
+    { "cap zero", 0, { 1 }, 0, 1 },
+    { "tiny cap", 3, { 1, 1, 1, 1 }, 3, 1 },
+    { "nothing", 4096, { 0 }, 0, 0 },
+};
+
+static void body_table(void **state)
+{
+    static unsigned char src[65536];
+    apr_size_t i, k;
+
+    (void)state;
+    for (i = 0; i < sizeof(src); i++)
+        src[i] = (unsigned char)(i * 7 + 3);
+    for (i = 0; i < sizeof(body_cases) / sizeof(body_cases[0]); i++) {
+        og_fetch_t *f = og_fetch_make(pool, "http://h/", small_req,
+                                      sizeof(small_req), NULL, NULL);
+        apr_size_t off = 0;
+
+        og_fetch_body_reset(f, body_cases[i].max);
+        for (k = 0; k < 6 && body_cases[i].chunks[k]; k++) {
+            apr_size_t n = body_cases[i].chunks[k];
+            apr_size_t took = og_fetch_body_append(f, src + off, n);
+            if (took != 0 && took != n)
+                fail_msg("%s: chunk %u partly taken", body_cases[i].what,
+                         (unsigned)k);
+            if (took)
+                off += n;
+            if (f->body_len > body_cases[i].max)
+                fail_msg("%s: %lu bytes held over a cap of %lu",
+                         body_cases[i].what, (unsigned long)f->body_len,
+                         (unsigned long)body_cases[i].max);
+        }
+        if (f->body_len != body_cases[i].want_len
+            || f->overflow != body_cases[i].want_overflow)
+            fail_msg("%s: %lu bytes, overflow %d; want %lu, %d",
+                     body_cases[i].what, (unsigned long)f->body_len,
+                     f->overflow, (unsigned long)body_cases[i].want_len,
+                     body_cases[i].want_overflow);
+        if (f->body_len && memcmp(f->body, src, f->body_len) != 0)
+            fail_msg("%s: bytes differ", body_cases[i].what);
+        if (f->overflow && og_fetch_body_append(f, src, 1) != 0)
+            fail_msg("%s: took more after the overflow", body_cases[i].what);
+    }
+}
+
+static const struct {
+    long http_status;
+    apr_size_t body_len;
+    og_error_e want;
+    const char *detail;
+} classify_cases[] = {
+    { 200, 1, OG_OK, "ok" },
+    { 200, 1500, OG_OK, "ok" },
+    { 200, 0, OG_ERR_MALFORMED, "HTTP 200 with an empty body" },
+    { 500, 0, OG_ERR_HTTP_STATUS, "HTTP status 500" },
+    { 404, 120, OG_ERR_HTTP_STATUS, "HTTP status 404" },
+    { 204, 0, OG_ERR_HTTP_STATUS, "HTTP status 204" },
+    { 301, 0, OG_ERR_HTTP_STATUS, "HTTP status 301" },
+    { 0, 10, OG_ERR_HTTP_STATUS, "HTTP status 0" },
+};
+
+static void classify_table(void **state)
+{
+    apr_size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(classify_cases) / sizeof(classify_cases[0]); i++) {
+        og_fetch_t *f = og_fetch_make(pool, "http://h/", small_req,
+                                      sizeof(small_req), NULL, NULL);
+        /* the verdict reads the length only */
+        f->body_len = classify_cases[i].body_len;
+        f->http_status = classify_cases[i].http_status;
+        og_fetch_classify_http(f);
+        if (f->error != classify_cases[i].want
+            || strcmp(f->detail, classify_cases[i].detail) != 0)
+            fail_msg("HTTP %ld, %lu bytes: %s (%s), want %s (%s)",
+                     classify_cases[i].http_status,
+                     (unsigned long)classify_cases[i].body_len,
+                     og_error_name(f->error), f->detail,
+                     og_error_name(classify_cases[i].want),
+                     classify_cases[i].detail);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +556,8 @@ int main(void)
         cmocka_unit_test(only_http_and_https),
         cmocka_unit_test(failover_in_one_batch),
         cmocka_unit_test(parallelism_is_bounded),
+        cmocka_unit_test(body_table),
+        cmocka_unit_test(classify_table),
     };
     int rc;
 

@@ -76,6 +76,9 @@ static void corrupt_header_rejected(void **state)
         { 5, 3 },       /* status out of range */
         { 6, 9 },       /* source out of range */
         { 55, 0x07 },   /* der_len disagrees with the length */
+        { 7, 1 },       /* reserved: one spelling per record (fuzz) */
+        { 56, 0x80 },
+        { 59, 1 },
     };
     size_t i;
 
