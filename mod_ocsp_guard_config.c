@@ -23,6 +23,8 @@ void *og_create_server_conf(apr_pool_t *p, server_rec *s)
     (void)s;
     sc->enabled = -1;
     sc->timeout = OG_DEFAULT_TIMEOUT;
+    sc->parallel = OG_DEFAULT_PARALLEL;
+    sc->per_responder = OG_DEFAULT_PER_RESPONDER;
     sc->connect_timeout = OG_DEFAULT_CONNECT_TIMEOUT;
     sc->refresh_percent = OG_DEFAULT_REFRESH_PERCENT;
     sc->retry_min = OG_DEFAULT_RETRY_MIN;
@@ -352,6 +354,33 @@ static const char *og_set_notify(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *og_set_parallel(cmd_parms *cmd, void *dc,
+                                   const char *total, const char *each)
+{
+    og_server_conf_t *sc = og_conf(cmd->server);
+    int t = 0, e = 0;
+    const char *err;
+    const char *usage = "OCSPGuardParallel takes the most OCSP requests in"
+        " flight at once, from 1 to 1024, then optionally the most of them"
+        " to one responder, no more than the first: e.g."
+        " 'OCSPGuardParallel 48 24'";
+
+    (void)dc;
+    if ((err = og_global_only(cmd)) != NULL)
+        return err;
+    /* a count is digits within a range, as a percentage without its sign */
+    if (strchr(total, '%') || og_parse_percent(total, 1, 1024, &t)
+                              != OG_PARSE_OK)
+        return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, total);
+    if (each && (strchr(each, '%') || og_parse_percent(each, 1, t, &e)
+                                      != OG_PARSE_OK))
+        return apr_psprintf(cmd->pool, "%s ('%s' is not)", usage, each);
+    sc->parallel = t;
+    sc->per_responder = each ? e : (t < OG_DEFAULT_PER_RESPONDER
+                                    ? t : OG_DEFAULT_PER_RESPONDER);
+    return NULL;
+}
+
 const command_rec og_cmds[] = {
     AP_INIT_FLAG("OCSPGuard", og_set_enabled, NULL, RSRC_CONF,
         "On (default) to have mod_ocsp_guard staple OCSP responses for this"
@@ -361,6 +390,8 @@ const command_rec og_cmds[] = {
     AP_INIT_TAKE12("OCSPGuardTimeout", og_set_timeout, NULL, RSRC_CONF,
         "seconds one fetch may take, optionally followed by the connect"
         " timeout"),
+    AP_INIT_TAKE12("OCSPGuardParallel", og_set_parallel, NULL, RSRC_CONF,
+        "most OCSP requests in flight, then the most to one responder"),
     AP_INIT_TAKE1("OCSPGuardRefreshWindow", og_set_percent,
                   (void *)&og_refresh_window,
         RSRC_CONF, "percent of validity left when a response is refreshed"),

@@ -139,7 +139,7 @@ void og_emit_item(void *ctx, og_item_t *it, og_event_t *ev, int notify,
                   apr_pool_t *p)
 {
     (void)ctx;
-    og_emit(it->baton, ev, notify, p);
+    og_emit(it ? it->baton : NULL, ev, notify, p);
 }
 
 void og_log_line(void *ctx, int level, const char *line)

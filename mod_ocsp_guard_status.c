@@ -48,6 +48,27 @@ void og_slot_publish(void *ctx, og_item_t *it)
                 sizeof(slot->last_error_detail));
 }
 
+void og_ways_publish(void *ctx, const og_ways_t *ways)
+{
+    const apr_array_header_t *list = og_ways_list(ways);
+    int i, n = list->nelts < OG_MAX_RESPONDERS ? list->nelts
+                                               : OG_MAX_RESPONDERS;
+
+    (void)ctx;
+    for (i = 0; i < n; i++) {
+        const og_responder_t *r = APR_ARRAY_IDX(list, i, og_responder_t *);
+        og_responder_view_t *v = &og->head->responders[i];
+
+        apr_cpystrn(v->key, r->key, sizeof(v->key));
+        v->down = r->down;
+        v->failures = r->failures;
+        v->last_error = r->last_error;
+        v->since = r->since;
+        v->retry_at = r->retry_at;
+    }
+    og->head->nresponders = n;
+}
+
 void og_shared_publish(void)
 {
     og->head->shared = og->shared_stats;
@@ -125,6 +146,10 @@ static const char *og_render(request_rec *r, int prometheus)
     rep.cache_capacity = og->local.capacity;
     rep.state_dir = og->state_dir;
     rep.owned = og->owned;
+    if (og->head) {
+        rep.responders = og->head->responders;
+        rep.nresponders = og->head->nresponders;
+    }
     if (og->head && og->shared.provider) {
         rep.shared = og->head->shared;
         rep.shared.name = og->shared.desc;

@@ -47,10 +47,10 @@ void og_round_setup(og_server_conf_t *sc)
     r->fetch.connect_timeout = sc->connect_timeout;
     r->fetch.timeout = sc->timeout;
     r->fetch.max_size = sc->max_response_size;
-    r->fetch.max_parallel = OG_MAX_PARALLEL_FETCHES;
+    r->fetch.max_parallel = sc->parallel;
+    r->fetch.max_per_host = sc->per_responder;
     r->fetch.user_agent = "mod_ocsp_guard/" OG_MODULE_VERSION;
     r->skew = OG_CLOCK_SKEW;
-    r->batch = OG_MAX_PARALLEL_FETCHES * OG_BATCH_FACTOR;
     r->jitter = og_jitter;
     og->io.ctx = og;
     og->io.keep = og_keep;
@@ -58,6 +58,9 @@ void og_round_setup(og_server_conf_t *sc)
     og->io.emit = og_emit_item;
     og->io.log = og_log_line;
     og->io.publish = og_slot_publish;
+    og->io.publish_ways = og_ways_publish;
+    r->fetcher = NULL;              /* made in the fetcher's own child */
+    r->ways = NULL;
     r->io = &og->io;
 }
 
@@ -76,6 +79,13 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
                      "fetcher started in pid %" APR_PID_T_FMT " for %d"
                      " certificate(s)", getpid(), og->owned);
         og_caches_fetcher_init(p);
+        /* kept for the fetcher's life: connections to responders (keep
+         * alive between rounds) and what was learned about them */
+        if (apr_pool_create(&og->fetcher_pool, NULL) == APR_SUCCESS) {
+            og->round.fetcher = og_fetcher_make(og->fetcher_pool,
+                                                &og->round.fetch);
+            og->round.ways = og_ways_make(og->fetcher_pool);
+        }
         /* A fetcher that restarted (its child died) finds in the local
          * cache what the one before it fetched. */
         for (i = 0; i < og->items->nelts; i++) {
@@ -96,7 +106,7 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
         og_caches_check(now, p);
         if (now >= og_next_due) {
             og_round_run(&og->round, og->items, p);
-            og_next_due = og_round_next_due(og->items);
+            og_next_due = og_round_next_due(&og->round, og->items);
         }
         /* asleep until the next certificate is due, looking at the caches
          * at least every OG_WATCHDOG_NAP */
@@ -106,6 +116,13 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
                               : og_next_due - now > apr_time_from_msec(50)
                               ? og_next_due - now : apr_time_from_msec(50),
                        og, og_watchdog);
+        break;
+    case AP_WATCHDOG_STATE_STOPPING:
+        og->round.fetcher = NULL;
+        og->round.ways = NULL;
+        if (og->fetcher_pool)
+            apr_pool_destroy(og->fetcher_pool);
+        og->fetcher_pool = NULL;
         break;
     default:
         break;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <apr_base64.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <curl/curl.h>
 
@@ -255,52 +256,194 @@ static void finish_transfer(og_fetch_t *f)
     f->headers = NULL;
 }
 
-apr_status_t og_fetch_run(apr_array_header_t *fetches,
-                          const og_fetch_opts_t *opts,
-                          og_fetch_done_fn *done, void *ctx, apr_pool_t *p)
-{
-    CURLM *multi = curl_multi_init();
-    apr_array_header_t *queue;
-    int next = 0, running = 0, active = 0;
-    int max_parallel = opts->max_parallel > 0 ? opts->max_parallel : 1;
+struct og_fetcher_t {
+    CURLM *multi;                   /* its connection cache outlives runs */
+    og_fetch_opts_t opts;
+    apr_pool_t *pool;
+    apr_hash_t *per_host;           /* transfers in flight, by responder */
+};
 
-    if (!multi)
-        return APR_ENOMEM;
-    queue = apr_array_copy(p, fetches);
+static apr_status_t fetcher_cleanup(void *data)
+{
+    og_fetcher_t *fr = data;
+
+    if (fr->multi)
+        curl_multi_cleanup(fr->multi);
+    fr->multi = NULL;
+    return APR_SUCCESS;
+}
+
+og_fetcher_t *og_fetcher_make(apr_pool_t *p, const og_fetch_opts_t *opts)
+{
+    og_fetcher_t *fr = apr_pcalloc(p, sizeof(*fr));
+    int total = opts->max_parallel > 0 ? opts->max_parallel : 1;
+
+    fr->multi = curl_multi_init();
+    if (!fr->multi)
+        return NULL;
+    fr->opts = *opts;
+    fr->opts.max_parallel = total;
+    if (fr->opts.max_per_host <= 0 || fr->opts.max_per_host > total)
+        fr->opts.max_per_host = total;
+    fr->pool = p;
+    fr->per_host = apr_hash_make(p);
+    /* idle connections kept for the next round: HTTP keep-alive */
+    curl_multi_setopt(fr->multi, CURLMOPT_MAXCONNECTS, (long)total);
+    curl_multi_setopt(fr->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    apr_pool_cleanup_register(p, fr, fetcher_cleanup, apr_pool_cleanup_null);
+    return fr;
+}
+
+/* The counter of transfers in flight to f's responder (host and port,
+ * through its proxy or not), made on first use. */
+static int *host_slot(og_fetcher_t *fr, const og_fetch_t *f)
+{
+    char key[512];
+    const char *rest = strstr(f->url, "://");
+    apr_size_t n = rest ? strcspn(rest + 3, "/?#") + (apr_size_t)(rest + 3
+                                                           - f->url)
+                        : strlen(f->url);
+    int *slot;
+
+    apr_snprintf(key, sizeof(key), "%.*s|%s", (int)(n < 400 ? n : 400),
+                 f->url, f->proxy ? f->proxy : "");
+    slot = apr_hash_get(fr->per_host, key, APR_HASH_KEY_STRING);
+    if (!slot) {
+        slot = apr_pcalloc(fr->pool, sizeof(*slot));
+        apr_hash_set(fr->per_host, apr_pstrdup(fr->pool, key),
+                     APR_HASH_KEY_STRING, slot);
+    }
+    return slot;
+}
+
+apr_status_t og_fetcher_run(og_fetcher_t *fr, og_fetch_next_fn *next,
+                            og_fetch_done_fn *done, void *ctx,
+                            apr_pool_t *p)
+{
+    /* fetches waiting for a slot: follow-ups, and those whose responder
+     * has max_per_host in flight */
+    apr_array_header_t *waiting = apr_array_make(p, 8, sizeof(og_fetch_t *));
+    int running = 0, active = 0, exhausted = !next, i;
+    const og_fetch_opts_t *opts = &fr->opts;
 
     for (;;) {
         CURLMsg *msg;
         int left;
 
-        while (active < max_parallel && next < queue->nelts) {
-            og_fetch_t *f = APR_ARRAY_IDX(queue, next, og_fetch_t *);
-            next++;
+        while (active < opts->max_parallel) {
+            og_fetch_t *f = NULL;
+            int *slot = NULL;
+
+            for (i = 0; i < waiting->nelts; i++) {
+                og_fetch_t *w = APR_ARRAY_IDX(waiting, i, og_fetch_t *);
+                slot = host_slot(fr, w);
+                if (*slot < opts->max_per_host) {
+                    f = w;
+                    memmove(waiting->elts + i * sizeof(og_fetch_t *),
+                            waiting->elts + (i + 1) * sizeof(og_fetch_t *),
+                            (apr_size_t)(waiting->nelts - i - 1)
+                            * sizeof(og_fetch_t *));
+                    waiting->nelts--;
+                    break;
+                }
+            }
+            if (!f && !exhausted && waiting->nelts < opts->max_parallel) {
+                if ((f = next(ctx)) == NULL) {
+                    exhausted = 1;
+                }
+                else if (*(slot = host_slot(fr, f)) >= opts->max_per_host) {
+                    APR_ARRAY_PUSH(waiting, og_fetch_t *) = f;
+                    continue;
+                }
+            }
+            if (!f)
+                break;
             if (!start_transfer(f, opts)) {
+                og_fetch_t *follow;
                 f->error = OG_ERR_INTERNAL;
                 f->detail = "cannot create a transfer";
+                if (done && (follow = done(f, ctx)) != NULL)
+                    APR_ARRAY_PUSH(waiting, og_fetch_t *) = follow;
                 continue;
             }
-            curl_multi_add_handle(multi, f->curl);
+            f->host_slot = slot;
+            (*slot)++;
+            curl_multi_add_handle(fr->multi, f->curl);
             active++;
         }
-        if (active == 0)
+        if (active == 0 && waiting->nelts == 0 && exhausted)
             break;
-        curl_multi_perform(multi, &running);
-        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+        curl_multi_perform(fr->multi, &running);
+        while ((msg = curl_multi_info_read(fr->multi, &left)) != NULL) {
             og_fetch_t *f = NULL, *follow;
             if (msg->msg != CURLMSG_DONE)
                 continue;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
             classify(f, msg->data.result);
-            curl_multi_remove_handle(multi, f->curl);
+            curl_multi_remove_handle(fr->multi, f->curl);
             finish_transfer(f);
+            (*(int *)f->host_slot)--;
             active--;
             if (done && (follow = done(f, ctx)) != NULL)
-                APR_ARRAY_PUSH(queue, og_fetch_t *) = follow;
+                APR_ARRAY_PUSH(waiting, og_fetch_t *) = follow;
         }
         if (active > 0 && running > 0)
-            curl_multi_poll(multi, NULL, 0, 100, NULL);
+            curl_multi_poll(fr->multi, NULL, 0, 100, NULL);
     }
-    curl_multi_cleanup(multi);
     return APR_SUCCESS;
+}
+
+typedef struct {
+    apr_array_header_t *fetches;
+    int next;
+} og_fetch_list_t;
+
+static og_fetch_t *list_next(void *ctx)
+{
+    og_fetch_list_t *l = ctx;
+
+    return l->next < l->fetches->nelts
+           ? APR_ARRAY_IDX(l->fetches, l->next++, og_fetch_t *) : NULL;
+}
+
+typedef struct {
+    og_fetch_list_t list;
+    og_fetch_done_fn *done;
+    void *ctx;
+} og_fetch_once_t;
+
+static og_fetch_t *once_next(void *ctx)
+{
+    return list_next(&((og_fetch_once_t *)ctx)->list);
+}
+
+static og_fetch_t *once_done(og_fetch_t *f, void *ctx)
+{
+    og_fetch_once_t *o = ctx;
+
+    return o->done ? o->done(f, o->ctx) : NULL;
+}
+
+apr_status_t og_fetch_run(apr_array_header_t *fetches,
+                          const og_fetch_opts_t *opts,
+                          og_fetch_done_fn *done, void *ctx, apr_pool_t *p)
+{
+    apr_pool_t *sub;
+    og_fetcher_t *fr;
+    og_fetch_once_t once;
+    apr_status_t rv;
+
+    if (apr_pool_create(&sub, p) != APR_SUCCESS)
+        return APR_ENOMEM;
+    if ((fr = og_fetcher_make(sub, opts)) == NULL) {
+        apr_pool_destroy(sub);
+        return APR_ENOMEM;
+    }
+    once.list.fetches = fetches;
+    once.list.next = 0;
+    once.done = done;
+    once.ctx = ctx;
+    rv = og_fetcher_run(fr, once_next, once_done, &once, sub);
+    apr_pool_destroy(sub);
+    return rv;
 }

@@ -34,6 +34,7 @@ struct og_fetch_t {
     int overflow;
     void *curl;
     void *headers;
+    void *host_slot;                /* the fetcher's count for its host */
     char errbuf[256];
 };
 
@@ -42,6 +43,7 @@ typedef struct {
     apr_interval_time_t timeout;    /* whole transfer */
     apr_size_t max_size;            /* response body cap in bytes */
     int max_parallel;               /* transfers at once */
+    int max_per_host;               /* of them to one responder; 0: all */
     const char *user_agent;
 } og_fetch_opts_t;
 
@@ -56,8 +58,25 @@ og_fetch_t *og_fetch_make(apr_pool_t *p, const char *url,
                           const unsigned char *request, apr_size_t len,
                           const char *proxy, void *baton);
 
+/* A fetcher that outlives rounds: its connections to responders stay open
+ * between them (HTTP keep-alive), up to opts->max_parallel. Freed with p. */
+typedef struct og_fetcher_t og_fetcher_t;
+og_fetcher_t *og_fetcher_make(apr_pool_t *p, const og_fetch_opts_t *opts);
+
+/* Called when a transfer slot is free: the next fetch to start, or NULL
+ * when there is none left. Fetches are made only as slots free up, so
+ * memory holds the transfers in flight, not the whole round. */
+typedef og_fetch_t *og_fetch_next_fn(void *ctx);
+
+/* Run what `next` hands over and the follow-ups `done` returns, at most
+ * max_parallel at once and max_per_host to one responder (host and port,
+ * through its proxy or not); returns when every one has ended. */
+apr_status_t og_fetcher_run(og_fetcher_t *fr, og_fetch_next_fn *next,
+                            og_fetch_done_fn *done, void *ctx, apr_pool_t *p);
+
 /* Run all `fetches` (og_fetch_t *) and the follow-ups `done` returns, at
- * most opts->max_parallel at once; returns when every one has ended. */
+ * most opts->max_parallel at once; returns when every one has ended. A
+ * fetcher of its own, for one-off use (the ocsp-guard command, tests). */
 apr_status_t og_fetch_run(apr_array_header_t *fetches,
                           const og_fetch_opts_t *opts,
                           og_fetch_done_fn *done, void *ctx, apr_pool_t *p);

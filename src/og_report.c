@@ -103,6 +103,18 @@ const char *og_report_json(apr_pool_t *p, const og_report_t *r,
             "\"repopulated\":%u},", js(p, sh->name),
             sh->reachable ? "true" : "false", sh->reads, sh->misses,
             sh->store_failures, rejected, taken, sh->repopulated));
+    put(out, "\"responders\":[");
+    for (i = 0; i < r->nresponders; i++) {
+        const og_responder_view_t *rv = &r->responders[i];
+        put(out, apr_psprintf(p, "%s{\"responder\":%s,\"state\":\"%s\","
+            "\"failures\":%d,\"last_error_class\":%s,\"down_since\":%s,"
+            "\"next_probe\":%s}", i ? "," : "", js(p, rv->key),
+            rv->down ? "down" : "up", rv->failures,
+            rv->failures ? js(p, og_error_name(rv->last_error)) : "null",
+            rv->down ? js_time(p, rv->since) : "null",
+            rv->down ? js_time(p, rv->retry_at) : "null"));
+    }
+    put(out, "],");
     put(out, apr_psprintf(p, "\"state_dir\":%s,\"certificates\":[",
                           r->state_dir ? js(p, r->state_dir) : "null"));
     for (i = 0; i < n; i++) {
@@ -307,6 +319,15 @@ const char *og_report_prometheus(apr_pool_t *p, const og_report_t *r,
                                   og_prom_label(p, views[i].subject),
                                   must_staple_outage(&views[i])));
     prom_cache(p, out, r, views, n);
+    if (r->nresponders) {
+        help(p, out, "ocsp_guard_responder_up", "gauge",
+             "0 while the fetcher skips a responder found unreachable");
+        for (i = 0; i < r->nresponders; i++)
+            put(out, apr_psprintf(p, "ocsp_guard_responder_up{responder="
+                                  "\"%s\"} %d\n",
+                                  og_prom_label(p, r->responders[i].key),
+                                  !r->responders[i].down));
+    }
     if (r->shared.name)
         prom_shared(p, out, &r->shared, views, n);
     return apr_array_pstrcat(p, out, 0);

@@ -56,6 +56,16 @@ typedef struct {
     unsigned repopulated;       /* records put back after a loss */
 } og_shared_view_t;
 
+/* A responder as the fetcher learned it (src/og_ways.c). */
+typedef struct {
+    char key[200];              /* "http://host:port" [" via " proxy] */
+    int down;
+    int failures;
+    og_error_e last_error;
+    apr_time_t since;
+    apr_time_t retry_at;
+} og_responder_view_t;
+
 typedef struct {
     const char *module;         /* "mod_ocsp_guard/0.1.0" */
     apr_time_t now;
@@ -64,6 +74,8 @@ typedef struct {
     const char *state_dir;      /* NULL: none */
     int owned;                  /* certificates stapled by the module */
     og_shared_view_t shared;
+    const og_responder_view_t *responders;
+    int nresponders;
 } og_report_t;
 
 const char *og_report_json(apr_pool_t *p, const og_report_t *r,

@@ -12,6 +12,8 @@ typedef struct {
     const og_round_t *round;
     og_item_t *it;
     int way;
+    int probe;                      /* only this way: a down responder's
+                                     * probe, for a certificate not due */
     apr_pool_t *pool;
 } og_job_t;
 
@@ -159,10 +161,100 @@ int og_round_offer(const og_round_t *r, og_item_t *it, const og_record_t *rec,
     return st.take;
 }
 
-static og_fetch_t *job_fetch(og_job_t *job)
+/* A responder changed state (down, or back): said once, for every
+ * certificate that uses it. */
+static void responder_changed(const og_round_t *r, const og_responder_t *rs,
+                              apr_time_t now, apr_pool_t *p)
 {
-    const og_way_t *w = &APR_ARRAY_IDX(job->it->chain, job->way, og_way_t);
+    og_event_t ev;
 
+    if (rs->down) {
+        say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00210: %s is down [%s]:"
+            " certificates that would ask it try their next way at once"
+            " until it answers again (next probe in %" APR_TIME_T_FMT " s)",
+            rs->key, og_error_name(rs->last_error),
+            apr_time_sec(rs->retry_at - now)));
+        og_event_init(&ev, "responder_down", "warning", now);
+        ev.error_class = og_error_name(rs->last_error);
+        ev.ah = og_error_ah(rs->last_error);
+        ev.detail = "certificates that would ask it try their next way at"
+                    " once; it is probed again with backoff";
+    }
+    else {
+        say(r, OG_LOG_NOTICE, apr_psprintf(p, "OG00211: %s answers again:"
+            " used again in its place in every chain", rs->key));
+        og_event_init(&ev, "responder_up", "notice", now);
+        ev.detail = "it answered again and is used again in its place";
+    }
+    ev.responder = rs->key;
+    if (r->io->emit)
+        r->io->emit(r->io->ctx, NULL, &ev, 0, p);
+    if (r->io->publish_ways)
+        r->io->publish_ways(r->io->ctx, r->ways);
+}
+
+static void report_way(const og_round_t *r, const og_way_t *w,
+                       og_error_e err, apr_time_t now, apr_pool_t *p)
+{
+    const og_responder_t *rs;
+
+    if (r->ways && (rs = og_ways_report(r->ways, w, err, now)) != NULL)
+        responder_changed(r, rs, now, p);
+}
+
+/* Every way left in the chain is down: the round fails at once, with what
+ * the first of them last did, instead of waiting out their timeouts. */
+static void all_down(og_job_t *job, int skipped, apr_time_t now)
+{
+    const og_round_t *r = job->round;
+    og_item_t *it = job->it;
+    const og_way_t *w = &APR_ARRAY_IDX(it->chain, skipped, og_way_t);
+    const og_responder_t *rs = og_ways_get(r->ways, w);
+    apr_pool_t *p = job->pool;
+    og_track_t *t = it->track;
+    og_input_t in;
+    og_step_t st;
+
+    og_input_init(&in, OG_IN_WAY_FAILED);
+    in.way = w;
+    in.way_index = skipped;
+    in.ways = it->chain->nelts;
+    in.error = rs ? rs->last_error : OG_ERR_CONNECT_REFUSED;
+    in.detail = rs ? apr_psprintf(p, "not asked: %s has been down since %s"
+                                  " (probed again from %s)", rs->key,
+                                  fmt_time(p, rs->since),
+                                  fmt_time(p, rs->retry_at))
+                   : "not asked: down";
+    og_round_apply(r, it, &in, now, &st, p);
+    og_input_init(&in, OG_IN_ROUND_FAILED);
+    og_round_apply(r, it, &in, now, &st, p);
+    say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00209: %s: every way left is"
+        " down, %s; next attempt in %" APR_TIME_T_FMT " s; staple %s",
+        it->cert->subject, rs ? rs->key : "?",
+        apr_time_sec(t->next_attempt - now),
+        t->next_update > now
+            ? apr_psprintf(p, "valid until %s", fmt_time(p, t->next_update))
+            : "none"));
+}
+
+/* The fetch for the job's way, or the next way whose responder is not
+ * known to be down; NULL (the round failed) when none is left. */
+static og_fetch_t *job_fetch(og_job_t *job, apr_time_t now)
+{
+    const apr_array_header_t *chain = job->it->chain;
+    int first = job->way;
+    const og_way_t *w;
+
+    while (!job->probe && job->way < chain->nelts && job->round->ways
+           && !og_ways_usable(job->round->ways,
+                              &APR_ARRAY_IDX(chain, job->way, og_way_t),
+                              now))
+        job->way++;
+    if (job->way >= chain->nelts) {
+        all_down(job, first < chain->nelts ? first : chain->nelts - 1, now);
+        return NULL;
+    }
+    w = &APR_ARRAY_IDX(chain, job->way, og_way_t);
     return og_fetch_make(job->pool, w->url, job->it->cert->request_der,
                          job->it->cert->request_len, w->proxy, job);
 }
@@ -182,6 +274,7 @@ static void fetched(og_job_t *job, og_fetch_t *f, const og_validation_t *v,
     apr_size_t len = 0;
     apr_status_t rv = APR_EINVAL;
 
+    report_way(r, w, OG_OK, now, p);
     record = og_round_record(it, v, f->body, f->body_len, w->source, now,
                              &rec, &len, p);
     if (record)
@@ -229,6 +322,7 @@ static og_fetch_t *way_failed(og_job_t *job, og_fetch_t *f, og_error_e err,
     og_input_t in;
     og_step_t st;
 
+    report_way(r, w, err, now, p);
     og_input_init(&in, OG_IN_WAY_FAILED);
     in.way = w;
     in.way_index = job->way;
@@ -246,8 +340,10 @@ static og_fetch_t *way_failed(og_job_t *job, og_fetch_t *f, og_error_e err,
         og_error_ah(err) ? og_error_ah(err) : "-", detail,
         t->next_update > now ? "; the last good response stays stapled"
                              : ""));
+    if (job->probe)
+        return NULL;    /* the certificate was not due: nothing more */
     if (++job->way < it->chain->nelts)
-        return job_fetch(job);
+        return job_fetch(job, now);
     og_input_init(&in, OG_IN_ROUND_FAILED);
     og_round_apply(r, it, &in, now, &st, p);
     say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00204: %s: every responder"
@@ -315,49 +411,142 @@ static int take_shared(const og_round_t *r, og_item_t *it, apr_time_t now,
     return taken;
 }
 
+/* The certificates due in this round, handed to the fetcher one at a time
+ * as transfer slots free up. */
+typedef struct {
+    og_item_t *it;
+    int way;                        /* where to start */
+    int probe;                      /* that way only: a responder's probe */
+} og_due_t;
+
+typedef struct {
+    const og_round_t *round;
+    apr_array_header_t *due;        /* og_due_t */
+    int next;
+    apr_pool_t *pool;
+} og_run_t;
+
+static og_fetch_t *next_fetch(void *ctx)
+{
+    og_run_t *run = ctx;
+    const og_round_t *r = run->round;
+
+    while (run->next < run->due->nelts) {
+        og_due_t *d = &APR_ARRAY_IDX(run->due, run->next++, og_due_t);
+        og_item_t *it = d->it;
+        apr_time_t now = apr_time_now();
+        apr_pool_t *job_pool;
+        og_job_t *job;
+        og_fetch_t *f;
+
+        if (!d->probe && take_shared(r, it, now, run->pool))
+            continue;
+        if (apr_pool_create(&job_pool, run->pool) != APR_SUCCESS)
+            return NULL;
+        job = apr_pcalloc(job_pool, sizeof(*job));
+        job->round = r;
+        job->it = it;
+        job->way = d->way;
+        job->probe = d->probe;
+        job->pool = job_pool;
+        if ((f = job_fetch(job, now)) != NULL)
+            return f;
+        apr_pool_destroy(job_pool);     /* every way down: failed at once */
+    }
+    return NULL;
+}
+
+/* A down responder due for its probe, and no certificate due that would
+ * ask it anyway: one certificate whose chain has it asks it alone. */
+static void add_probes(const og_round_t *r, apr_array_header_t *items,
+                       og_run_t *run, apr_time_t now)
+{
+    const apr_array_header_t *list;
+    int i, k, w;
+
+    if (!r->ways)
+        return;
+    list = og_ways_list(r->ways);
+    for (k = 0; k < list->nelts; k++) {
+        const og_responder_t *rs = APR_ARRAY_IDX(list, k, og_responder_t *);
+        int found = 0;
+
+        if (!rs->down || rs->probing || now < rs->retry_at)
+            continue;
+        for (i = 0; i < items->nelts && !found; i++) {
+            og_item_t *it = APR_ARRAY_IDX(items, i, og_item_t *);
+            int due, d;
+            for (due = 0, d = 0; d < run->due->nelts && !due; d++)
+                due = APR_ARRAY_IDX(run->due, d, og_due_t).it == it;
+            if (due)
+                continue;   /* asks its chain anyway, this way included */
+            for (w = 0; w < it->chain->nelts && !found; w++) {
+                const og_way_t *way = &APR_ARRAY_IDX(it->chain, w, og_way_t);
+                if (og_ways_get(r->ways, way) == rs
+                    && og_ways_usable(r->ways, way, now)) {
+                    og_due_t *d = apr_array_push(run->due);
+                    d->it = it;
+                    d->way = w;
+                    d->probe = 1;
+                    found = 1;
+                }
+            }
+        }
+    }
+}
+
 void og_round_run(const og_round_t *r, apr_array_header_t *items,
                   apr_pool_t *p)
 {
-    apr_array_header_t *batch = apr_array_make(p, 8, sizeof(og_fetch_t *));
     apr_time_t now = apr_time_now();
-    int i, limit = r->batch > 0 ? r->batch : 32;
+    og_fetcher_t *fetcher = r->fetcher;
+    og_run_t run;
+    int i;
 
+    run.round = r;
+    run.due = apr_array_make(p, 8, sizeof(og_due_t));
+    run.next = 0;
+    run.pool = p;
     for (i = 0; i < items->nelts; i++) {
         og_item_t *it = APR_ARRAY_IDX(items, i, og_item_t *);
         og_input_t in;
         og_step_t st;
-        og_job_t *job;
-        apr_pool_t *job_pool;
 
         og_input_init(&in, OG_IN_TICK);
         og_track_step(it->track, &r->policy, &in, now, jitter(r), &st, p);
         if (st.nevents)
             act(r, it, &st, p);
-        if (!st.fetch || it->chain->nelts == 0 || take_shared(r, it, now, p))
-            continue;
-        if (apr_pool_create(&job_pool, p) != APR_SUCCESS)
-            break;
-        job = apr_pcalloc(job_pool, sizeof(*job));
-        job->round = r;
-        job->it = it;
-        job->pool = job_pool;
-        APR_ARRAY_PUSH(batch, og_fetch_t *) = job_fetch(job);
-        /* A bounded batch at a time: with thousands of certificates due at
-         * once, memory holds a batch of jobs, not the whole round. */
-        if (batch->nelts >= limit) {
-            og_fetch_run(batch, &r->fetch, job_done, NULL, p);
-            apr_array_clear(batch);
-            now = apr_time_now();
+        if (st.fetch && it->chain->nelts > 0) {
+            og_due_t *d = apr_array_push(run.due);
+            d->it = it;
+            d->way = 0;
+            d->probe = 0;
         }
     }
-    if (batch->nelts > 0)
-        og_fetch_run(batch, &r->fetch, job_done, NULL, p);
+    add_probes(r, items, &run, now);
+    if (run.due->nelts == 0)
+        return;
+    if (!fetcher && (fetcher = og_fetcher_make(p, &r->fetch)) == NULL)
+        return;
+    og_fetcher_run(fetcher, next_fetch, job_done, &run, p);
 }
 
-apr_time_t og_round_next_due(const apr_array_header_t *items)
+apr_time_t og_round_next_due(const og_round_t *r,
+                             const apr_array_header_t *items)
 {
     apr_time_t due = 0;
     int i;
+
+    /* a down responder's probe */
+    if (r && r->ways) {
+        const apr_array_header_t *list = og_ways_list(r->ways);
+        for (i = 0; i < list->nelts; i++) {
+            const og_responder_t *rs = APR_ARRAY_IDX(list, i,
+                                                     og_responder_t *);
+            if (rs->down && (!due || rs->retry_at < due))
+                due = rs->retry_at;
+        }
+    }
 
     for (i = 0; i < items->nelts; i++) {
         const og_item_t *it = APR_ARRAY_IDX(items, i, og_item_t *);

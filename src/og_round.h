@@ -19,6 +19,7 @@
 #include "og_record.h"
 #include "og_track.h"
 #include "og_validate.h"
+#include "og_ways.h"
 
 /* Log levels, as syslog (and httpd's APLOG_*) number them. */
 #define OG_LOG_CRIT    2
@@ -58,14 +59,17 @@ typedef struct {
      * record that is not well-formed. NULL: no shared cache. */
     apr_status_t (*lookup)(void *ctx, og_item_t *it, og_record_t *rec,
                            apr_pool_t *p);
-    /* Write an event (the glue adds which certificate it is) and, when
-     * `notify`, run the alert program. */
+    /* Write an event (the glue adds which certificate it is: `it` is NULL
+     * for an event about no one certificate) and, when `notify`, run the
+     * alert program. */
     void (*emit)(void *ctx, og_item_t *it, og_event_t *ev, int notify,
                  apr_pool_t *p);
     /* One line for the error log, "OGnnnnn: " included. */
     void (*log)(void *ctx, int level, const char *line);
     /* The certificate's state changed: show it (status handler). */
     void (*publish)(void *ctx, og_item_t *it);
+    /* A responder went down or came back: show them all. May be NULL. */
+    void (*publish_ways)(void *ctx, const og_ways_t *ways);
     /* The shared cache's name, for events; NULL: none. */
     const char *shared_name;
 } og_round_io_t;
@@ -74,9 +78,12 @@ typedef struct {
     og_track_policy_t policy;
     og_fetch_opts_t fetch;
     apr_interval_time_t skew;           /* clock skew allowed on thisUpdate */
-    int batch;                          /* jobs in one batch of transfers */
     double (*jitter)(void);             /* in [0, 1) */
     const og_round_io_t *io;
+    og_fetcher_t *fetcher;              /* kept between rounds (keep-alive);
+                                         * NULL: one for each round */
+    og_ways_t *ways;                    /* responders learned down; NULL:
+                                         * every way is always tried */
 } og_round_t;
 
 /* Step `it` with `in` and act on the outcome: events written, the
@@ -96,13 +103,16 @@ int og_round_offer(const og_round_t *r, og_item_t *it, const og_record_t *rec,
 
 /* One round over `items` (og_item_t *): each is ticked; those due take a
  * fresher response from the shared cache when there is one, else fetch
- * through their chain, `r->batch` jobs at a time. Returns when every
+ * through their chain, skipping responders learned down, as transfer slots
+ * free up (r->fetch.max_parallel, max_per_host). Returns when every
  * transfer has ended. */
 void og_round_run(const og_round_t *r, apr_array_header_t *items,
                   apr_pool_t *p);
 
-/* When the earliest of `items` is due (0 when none is ever due). */
-apr_time_t og_round_next_due(const apr_array_header_t *items);
+/* When the earliest of `items` is due, or a down responder's probe (0
+ * when none is ever due). */
+apr_time_t og_round_next_due(const og_round_t *r,
+                             const apr_array_header_t *items);
 
 /* The record to keep for a validated response. */
 const unsigned char *og_round_record(const og_item_t *it,

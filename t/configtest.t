@@ -18,6 +18,8 @@ my @bad = (
     ['OCSPGuardRetry 10 5'             => qr/OCSPGuardRetry takes .*first no longer than longest.*'5' is not/],
     ['OCSPGuardRetry 0 5'              => qr/OCSPGuardRetry takes .*'0' is not/],
     ['OCSPGuardRetry 60'               => qr/OCSPGuardRetry takes two arguments/],
+    ['OCSPGuardParallel 0'             => qr/OCSPGuardParallel takes .*from 1 to 1024.*'0' is not/],
+    ['OCSPGuardParallel 8 16'          => qr/OCSPGuardParallel takes .*no more than the first.*'16' is not/],
     ['OCSPGuardMaxResponseSize 12'     => qr/OCSPGuardMaxResponseSize takes .*1024 to 1048576.*'12' is not/],
     # 18014398509481985 * 1024 wraps a signed 64-bit multiply to 1024
     ['OCSPGuardMaxResponseSize 18014398509481985K' => qr/OCSPGuardMaxResponseSize takes .*'18014398509481985K' is not/],
@@ -37,6 +39,7 @@ my @bad = (
 my @good = (
     "OCSPGuardTimeout 10 3\nOCSPGuardRefreshWindow 50%\nOCSPGuardRetry 30s 1h\n"
     . "OCSPGuardMaxResponseSize 16K\nOCSPGuardCache shmcb\nOCSPGuardStateDir none\n"
+    . "OCSPGuardParallel 64 16\n"
     . "OCSPGuardNotifyCmd /bin/true --flag\nOCSPGuardExpiringWarning 30%\n"
     . "OCSPGuardEventLog \"|/usr/bin/logger -t ocsp-guard\"",
     "<VirtualHost 127.0.0.1:9>\nOCSPGuard Off\n</VirtualHost>",

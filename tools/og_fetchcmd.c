@@ -140,10 +140,10 @@ int og_fetch_files(apr_pool_t *p, apr_array_header_t *files,
     round.fetch.timeout = o.timeout;
     round.fetch.connect_timeout = o.timeout;
     round.fetch.max_size = OG_FETCH_MAX_RESPONSE;
-    round.fetch.max_parallel = 8;
+    round.fetch.max_parallel = 48;
+    round.fetch.max_per_host = 24;
     round.fetch.user_agent = "ocsp-guard-fetch";
     round.skew = apr_time_from_sec(300);
-    round.batch = 32;
     round.io = &io;
 
     for (i = 0; i < files->nelts; i++) {

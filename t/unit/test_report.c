@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <apr_general.h>
+#include <apr_strings.h>
 
 #include "src/og_report.h"
 
@@ -78,7 +79,8 @@ static void json_of_a_stapled_and_a_foreign_certificate(void **state)
     v[1].owner = "none (no OCSP URL)";
     assert_string_equal(og_report_json(pool, &r, v, 2),
         "{\"module\":\"mod_ocsp_guard/9\",\"now\":\"2027-01-15T08:00:00.000Z\","
-        "\"cache\":\"shmcb:/run/c(524288)\",\"state_dir\":\"/var/lib/x\","
+        "\"cache\":\"shmcb:/run/c(524288)\",\"responders\":[],"
+        "\"state_dir\":\"/var/lib/x\","
         "\"certificates\":[{\"cert_id\":\"00aa\","
         "\"subject\":\"CN=a \\\"quoted\\\" one\",\"serial\":\"1001\","
         "\"vhosts\":\"a.test:443\",\"stapled_by\":\"mod_ocsp_guard\","
@@ -182,6 +184,40 @@ static void must_staple_outage_said(void **state)
     assert_non_null(strstr(og_report_json(pool, &r, &v, 1), "\"outage\""));
 }
 
+/* What the fetcher learned of the responders: in the JSON and as a gauge. */
+static void responders_shown(void **state)
+{
+    og_view_t v = stapled();
+    og_report_t r = head();
+    og_responder_view_t rs[2];
+
+    (void)state;
+    memset(rs, 0, sizeof(rs));
+    apr_cpystrn(rs[0].key, "http://127.0.0.1:18881", sizeof(rs[0].key));
+    rs[0].down = 1;
+    rs[0].failures = 3;
+    rs[0].last_error = OG_ERR_READ_TIMEOUT;
+    rs[0].since = NOW - SEC(40);
+    rs[0].retry_at = NOW + SEC(80);
+    apr_cpystrn(rs[1].key, "http://m:80 via http://p:3128",
+                sizeof(rs[1].key));
+    r.responders = rs;
+    r.nresponders = 2;
+    assert_non_null(strstr(og_report_json(pool, &r, &v, 1),
+        "\"responders\":[{\"responder\":\"http://127.0.0.1:18881\","
+        "\"state\":\"down\",\"failures\":3,"
+        "\"last_error_class\":\"read_timeout\","
+        "\"down_since\":\"2027-01-15T07:59:20.000Z\","
+        "\"next_probe\":\"2027-01-15T08:01:20.000Z\"},"
+        "{\"responder\":\"http://m:80 via http://p:3128\",\"state\":\"up\","
+        "\"failures\":0,\"last_error_class\":null,\"down_since\":null,"
+        "\"next_probe\":null}],"));
+    assert_non_null(strstr(og_report_prometheus(pool, &r, &v, 1),
+        "ocsp_guard_responder_up{responder=\"http://127.0.0.1:18881\"} 0\n"
+        "ocsp_guard_responder_up{responder=\"http://m:80 via"
+        " http://p:3128\"} 1\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +225,7 @@ int main(void)
         cmocka_unit_test(json_with_a_shared_cache),
         cmocka_unit_test(prometheus_lines),
         cmocka_unit_test(must_staple_outage_said),
+        cmocka_unit_test(responders_shown),
     };
     int rc;
 

@@ -162,7 +162,7 @@ static void publish(void *ctx, og_item_t *it)
 }
 
 static const og_round_io_t io = { NULL, keep, lookup, emit, log_line,
-                                  publish, "memcache:127.0.0.1:1" };
+                                  publish, NULL, "memcache:127.0.0.1:1" };
 
 static og_round_t round_conf;
 static og_track_t track;
@@ -212,7 +212,6 @@ static int setup(void **state)
     round_conf.fetch.max_size = 16384;
     round_conf.fetch.max_parallel = 4;
     round_conf.skew = apr_time_from_sec(300);
-    round_conf.batch = 16;
     round_conf.io = &io;
     return og_fetch_global_init() == APR_SUCCESS ? 0 : -1;
 }
@@ -350,6 +349,37 @@ static void a_malformed_shared_record_is_rejected(void **state)
     assert_int_equal(io_seen.keeps, 1);
 }
 
+/* Learned failover: once the first way's responder refused, a second
+ * certificate with the same chain goes to its next way at once. */
+static void a_dead_responder_costs_one_failure(void **state)
+{
+    og_track_t track2;
+    og_item_t item2 = item;
+    apr_array_header_t *two = apr_array_make(pool, 2, sizeof(og_item_t *));
+    og_round_t learning = round_conf;
+    int before;
+
+    (void)state;
+    reset();
+    og_track_init(&track2, 0, 0);
+    item2.track = &track2;
+    APR_ARRAY_PUSH(two, og_item_t *) = &item;
+    APR_ARRAY_PUSH(two, og_item_t *) = &item2;
+    learning.ways = og_ways_make(pool);
+    learning.fetch.max_parallel = 1;        /* one after the other */
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&learning, two, pool);
+    /* responder_down said once; the second certificate never asked the
+     * dead responder */
+    assert_string_equal(io_seen.events, "responder_down fetch_failed fetch_ok"
+                        " failover fetch_ok failover");
+    assert_int_equal(srv.requests - before, 2);
+    assert_int_equal(io_seen.keeps, 2);
+    assert_int_equal(track2.fetch_failed[OG_ERR_CONNECT_REFUSED], 0);
+    assert_int_equal(track.fetch_failed[OG_ERR_CONNECT_REFUSED], 1);
+}
+
 static void the_next_due_is_the_earliest(void **state)
 {
     apr_time_t now = apr_time_now();
@@ -358,9 +388,9 @@ static void the_next_due_is_the_earliest(void **state)
     reset();
     track.next_attempt = now + apr_time_from_sec(100);
     track.next_update = now + apr_time_from_sec(50);
-    assert_true(og_round_next_due(items) == now + apr_time_from_sec(50));
+    assert_true(og_round_next_due(&round_conf, items) == now + apr_time_from_sec(50));
     track.expired_reported = 1;
-    assert_true(og_round_next_due(items) == now + apr_time_from_sec(100));
+    assert_true(og_round_next_due(&round_conf, items) == now + apr_time_from_sec(100));
 }
 
 int main(void)
@@ -371,6 +401,7 @@ int main(void)
         cmocka_unit_test(a_forged_shared_record_is_rejected_then_fetched),
         cmocka_unit_test(a_valid_shared_record_saves_the_fetch),
         cmocka_unit_test(a_malformed_shared_record_is_rejected),
+        cmocka_unit_test(a_dead_responder_costs_one_failure),
         cmocka_unit_test(the_next_due_is_the_earliest),
     };
     int rc;
