@@ -202,58 +202,23 @@ static void report_way(const og_round_t *r, const og_way_t *w,
         responder_changed(r, rs, now, p);
 }
 
-/* Every way left in the chain is down: the round fails at once, with what
- * the first of them last did, instead of waiting out their timeouts. */
-static void all_down(og_job_t *job, int skipped, apr_time_t now)
-{
-    const og_round_t *r = job->round;
-    og_item_t *it = job->it;
-    const og_way_t *w = &APR_ARRAY_IDX(it->chain, skipped, og_way_t);
-    const og_responder_t *rs = og_ways_get(r->ways, w);
-    apr_pool_t *p = job->pool;
-    og_track_t *t = it->track;
-    og_input_t in;
-    og_step_t st;
-
-    og_input_init(&in, OG_IN_WAY_FAILED);
-    in.way = w;
-    in.way_index = skipped;
-    in.ways = it->chain->nelts;
-    in.error = rs ? rs->last_error : OG_ERR_CONNECT_REFUSED;
-    in.detail = rs ? apr_psprintf(p, "not asked: %s has been down since %s"
-                                  " (probed again from %s)", rs->key,
-                                  fmt_time(p, rs->since),
-                                  fmt_time(p, rs->retry_at))
-                   : "not asked: down";
-    og_round_apply(r, it, &in, now, &st, p);
-    og_input_init(&in, OG_IN_ROUND_FAILED);
-    og_round_apply(r, it, &in, now, &st, p);
-    say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00209: %s: every way left is"
-        " down, %s; next attempt in %" APR_TIME_T_FMT " s; staple %s",
-        it->cert->subject, rs ? rs->key : "?",
-        apr_time_sec(t->next_attempt - now),
-        t->next_update > now
-            ? apr_psprintf(p, "valid until %s", fmt_time(p, t->next_update))
-            : "none"));
-}
-
-/* The fetch for the job's way, or the next way whose responder is not
- * known to be down; NULL (the round failed) when none is left. */
+/* The fetch for the job's way, or for the first way after it whose
+ * responder is not known to be down: a dead responder costs the other
+ * certificates nothing when they have another way. When every way left is
+ * down they are asked anyway, in order: the certificate's own retry
+ * schedule decides when, not the responder's probe. */
 static og_fetch_t *job_fetch(og_job_t *job, apr_time_t now)
 {
     const apr_array_header_t *chain = job->it->chain;
-    int first = job->way;
     const og_way_t *w;
+    int k = job->way;
 
-    while (!job->probe && job->way < chain->nelts && job->round->ways
+    while (!job->probe && k < chain->nelts && job->round->ways
            && !og_ways_usable(job->round->ways,
-                              &APR_ARRAY_IDX(chain, job->way, og_way_t),
-                              now))
-        job->way++;
-    if (job->way >= chain->nelts) {
-        all_down(job, first < chain->nelts ? first : chain->nelts - 1, now);
-        return NULL;
-    }
+                              &APR_ARRAY_IDX(chain, k, og_way_t), now))
+        k++;
+    if (k < chain->nelts)
+        job->way = k;
     w = &APR_ARRAY_IDX(chain, job->way, og_way_t);
     return og_fetch_make(job->pool, w->url, job->it->cert->request_der,
                          job->it->cert->request_len, w->proxy, job);
@@ -451,7 +416,7 @@ static og_fetch_t *next_fetch(void *ctx)
         job->pool = job_pool;
         if ((f = job_fetch(job, now)) != NULL)
             return f;
-        apr_pool_destroy(job_pool);     /* every way down: failed at once */
+        apr_pool_destroy(job_pool);
     }
     return NULL;
 }
