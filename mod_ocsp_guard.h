@@ -102,7 +102,14 @@ extern const command_rec og_cmds[];
 void *og_create_server_conf(apr_pool_t *p, server_rec *s);
 void *og_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
 og_server_conf_t *og_conf(const server_rec *s);
-int og_enabled(const server_rec *s);
+
+/* OCSPGuard On (or unset) for this vhost. Inline: every handshake asks. */
+static inline int og_enabled(const server_rec *s)
+{
+    const og_server_conf_t *sc = ap_get_module_config(s->module_config,
+                                                      &ocsp_guard_module);
+    return sc->enabled != 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* mod_ssl's directives as defaults (mod_ocsp_guard_modssl.c)         */

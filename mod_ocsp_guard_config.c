@@ -53,11 +53,6 @@ og_server_conf_t *og_conf(const server_rec *s)
     return ap_get_module_config(s->module_config, &ocsp_guard_module);
 }
 
-int og_enabled(const server_rec *s)
-{
-    return og_conf(s)->enabled != 0;    /* unset means On */
-}
-
 static const char *og_set_enabled(cmd_parms *cmd, void *dc, int flag)
 {
     (void)dc;

@@ -26,7 +26,12 @@ struct og_local_t {
     apr_time_t retry_at;            /* after a cache miss: not before */
 };
 
-/* Bring this child's copy up to `generation`; once per new response. */
+/* Bring this child's copy up to `generation`; once per new response, so
+ * kept out of line: the handshake's own path stays short. */
+static void og_local_refresh(og_entry_t *e, og_local_t *l,
+                             apr_uint32_t generation, conn_rec *c)
+    __attribute__((noinline, cold));
+
 static void og_local_refresh(og_entry_t *e, og_local_t *l,
                              apr_uint32_t generation, conn_rec *c)
 {
