@@ -8,6 +8,9 @@
 #   make lint       cppcheck and clang-tidy
 #   make bench      handshake benchmark, contenders side by side (as root)
 #   make memcheck   the module under valgrind memcheck while it works (as root)
+#   make asan       the module and ocsp-guard with ASan+UBSan, in build/asan/
+#   make test-asan  the whole Apache::Test suite against that build (as root;
+#                   fails on any sanitizer report; docs/sanitizers.md)
 #   make clean
 
 APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
@@ -31,7 +34,8 @@ DEB_PKGS  := apache2 apache2-dev libcurl4-openssl-dev libssl-dev openssl \
              libapache2-mod-perl2 libcmocka-dev curl iproute2 util-linux \
              faketime perl squid memcached gnuplot-nox valgrind
 
-.PHONY: all install test unit apache-test demo deps lint layout clean bench memcheck
+.PHONY: all install test unit apache-test demo deps lint layout clean bench memcheck \
+        asan test-asan
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -77,6 +81,37 @@ test: unit apache-test
 
 demo: $(MODULE)
 	bash tools/demo.sh
+
+# --- AddressSanitizer + UndefinedBehaviorSanitizer build and suite ----------
+# The sources are copied to build/asan/ and built there with apxs, so that
+# the normal objects in .libs/ and src/ are left alone. gcc's shared
+# runtimes (libasan, libubsan): the uninstrumented httpd gets them through
+# LD_PRELOAD (t/bin/httpd-asan). See docs/sanitizers.md.
+ASAN_DIR    := build/asan
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
+ASAN_MODULE := $(ASAN_DIR)/mod_ocsp_guard.so
+ASAN_TOOL   := $(ASAN_DIR)/$(TOOL)
+
+asan: $(ASAN_MODULE) $(ASAN_TOOL)
+
+$(ASAN_MODULE): $(GLUE) $(SRC) $(HDR)
+	@command -v $(APXS) >/dev/null || { echo "apxs not found: run 'make deps' (as root) or install apache2-dev"; exit 1; }
+	rm -rf $(ASAN_DIR)/obj
+	mkdir -p $(ASAN_DIR)/obj/src
+	cp $(GLUE) mod_ocsp_guard.h $(ASAN_DIR)/obj/
+	cp $(SRC) $(wildcard src/*.h) $(ASAN_DIR)/obj/src/
+	cd $(ASAN_DIR)/obj && $(APXS) -c -o mod_ocsp_guard.la \
+	    $(foreach w,$(WARN) $(ASAN_CFLAGS),-Wc,$(w)) \
+	    -Wl,-fsanitize=address,undefined $(GLUE) $(SRC) $(LIBS)
+	cp $(ASAN_DIR)/obj/.libs/mod_ocsp_guard.so $@
+
+$(ASAN_TOOL): tools/ocsp-guard.c $(SRC) $(wildcard src/*.h)
+	@mkdir -p $(ASAN_DIR)
+	$(CC) $(WARN) $(ASAN_CFLAGS) -I. $(APR_CFLAGS) -o $@ tools/ocsp-guard.c $(SRC) \
+	    $(APR_LIBS) $(LIBS)
+
+test-asan: $(ASAN_MODULE) $(ASAN_TOOL) bench/tls_load
+	bash tools/test-asan.sh $(TEST_ARGS)
 
 # --- benchmarks (ratios side by side in one run; see bench/run.sh) ------------
 bench/tls_load: bench/tls_load.c
