@@ -54,18 +54,23 @@ sub wait_listening {
 
 # The real responder. Never probed by connecting: `openssl ocsp` spins
 # after a connection that closes without a request.
+# %o: port, validity (openssl ocsp options), index (an openssl ca database;
+# default the test PKI's index.txt; the file is read again when it changes)
 sub start_responder {
-    my %o = (port => $RESPONDER_PORT, validity => '-ndays 1', @_);
+    my %o = (port => $RESPONDER_PORT, validity => '-ndays 1',
+             index => 'index.txt', @_);
     stop_responder($o{port});
     my $dir = pki_dir();
     mkdir t_dir() . '/logs';
+    # before the chdir: t_dir() can be relative to the current directory
+    my $out = t_dir() . "/logs/ocsp-$o{port}.log";
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         chdir $dir or die;
-        open STDOUT, '>>', t_dir() . "/logs/ocsp-$o{port}.log";
+        open STDOUT, '>>', $out;
         open STDERR, '>&', \*STDOUT;
         no warnings 'exec';
-        exec 'openssl', 'ocsp', '-index', 'index.txt', '-port', $o{port},
+        exec 'openssl', 'ocsp', '-index', $o{index}, '-port', $o{port},
              '-rsigner', 'ocsp.crt', '-rkey', 'ocsp.key',
              '-CA', 'intermediate.crt', split(' ', $o{validity});
         _exit(127);
