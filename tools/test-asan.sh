@@ -11,6 +11,7 @@
 #   Arguments go to t/TEST.PL (e.g. t/stress_replace.t).
 #   OG_STRESS_SECONDS  length of t/stress_replace.t's load (default here 60)
 #   OG_ASAN_RUN_DIR    where the suite runs (default build/test-run-asan)
+#   OG_ASAN_EXTRA      more ASAN_OPTIONS, appended (e.g. symbolize=1)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 asan=$top/build/asan
@@ -38,16 +39,19 @@ chown "${OG_TEST_USER:-nobody}" "$reports"
 # that is killed a moment later (a child at httpd's stop, the fetcher the
 # restart test kills); this script symbolizes the frames afterwards.
 common="log_exe_name=1:symbolize=0:print_summary=1"
-asan_common="log_path=$reports/asan:$common:halt_on_error=1:fast_unwind_on_malloc=0:detect_stack_use_after_return=1"
+asan_common="log_path=$reports/asan:$common:halt_on_error=1:fast_unwind_on_malloc=0:detect_stack_use_after_return=1${OG_ASAN_EXTRA:+:$OG_ASAN_EXTRA}"
 # ocsp-guard is ours from main() to exit(): its leaks are reported.
 export ASAN_OPTIONS="$asan_common:detect_leaks=1"
 # httpd is not: its parent detaches by exiting without freeing what it
 # set up (mod_ssl's and httpd's own start-up allocations are then reported
 # as leaks, and LeakSanitizer's exit code makes the start fail). The
 # module's memory is checked for leaks by make memcheck (valgrind).
-export OG_HTTPD_ASAN_OPTIONS="$asan_common:detect_leaks=0"
+# httpd also installs its own SIGSEGV/SIGBUS/SIGABRT handler (it dumps
+# core and re-raises): a crash in a child would then be a bare "exit signal
+# Segmentation fault" in the error_log, with no report. ASan keeps its own
+# (allow_user_segv_handler=0), so a crash comes with its stack.
+export OG_HTTPD_ASAN_OPTIONS="$asan_common:detect_leaks=0:allow_user_segv_handler=0:handle_abort=1"
 export UBSAN_OPTIONS="log_path=$reports/ubsan:$common:print_stacktrace=1:halt_on_error=1"
-export LSAN_OPTIONS="log_path=$reports/lsan:$common"
 export OG_ASAN_PRELOAD=$preload
 export OG_HTTPD=$top/t/bin/httpd-asan
 export OG_MODULE=$module OG_TOOL=$tool OG_RUN_DIR=$run
