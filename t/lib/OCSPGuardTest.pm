@@ -320,7 +320,7 @@ Include $t/conf/inherit.conf
 TypesConfig $dir/mime.types
 LoadModule ocsp_guard_module $t/mod_ocsp_guard.so
 Listen 127.0.0.1:$o{port}
-OCSPGuardTimeout 2 1
+OCSPGuardTimeout 2 2
 OCSPGuardRetry 1 4
 OCSPGuardStateDir $dir/state
 CONF
@@ -406,12 +406,14 @@ sub supervisor_say {
 
 my %checked_at;
 # %o: force (ignore min_interval), min_interval (s, default 10), timeout
-# (s per OCSP request, default 3). Returns the ports restarted.
+# (s per OCSP request, default 3), only (one port). Returns the ports
+# restarted.
 sub check_responders {
     my %o = (min_interval => 10, timeout => 3, @_);
     my @restarted;
     for my $spec (sort glob(t_dir() . '/logs/svc-*.spec')) {
         my ($port) = $spec =~ /svc-(\d+)\.spec$/ or next;
+        next if $o{only} && $port != $o{only};
         next if !$o{force} && $checked_at{$port}
                 && time - $checked_at{$port} < $o{min_interval};
         my $pid = read_pid($port) or next;    # stopped on purpose
