@@ -120,13 +120,15 @@ stop_responder($OCSP_PORT);
 
 my $failed = ($r->{failed_connect} // -1) + ($r->{failed_handshake} // -1);
 my $n = $r->{handshakes} // 0;
-printf "# %d s at full rate over %d vhosts: %d handshakes (%.0f/s), %d stapled,"
+my $figures = sprintf "%d s at full rate over %d vhosts: %d handshakes (%.0f/s), %d stapled,"
      . " %d stapled good, %d verified, %d forged, %d failed; %d responses"
      . " replaced (one every %.0f ms; each certificate at least %d times);"
      . " responder restarted %d times\n",
     $seconds, $N, $n, $r->{per_second} // 0, $r->{stapled} // 0,
     $r->{stapled_good} // 0, $r->{verified} // 0, $r->{forged} // -1, $failed,
     $fetched, $fetched ? 1000 * $took / $fetched : -1, $fewest, $restarts;
+print "# $figures";
+if (open my $fh, '>>', t_dir() . '/logs/stress_replace.txt') { print $fh $figures }
 ok t_cmp($failed, 0, 'no handshake failed');
 ok $n >= 5 * $seconds;                       # handshakes at a real rate
 ok t_cmp($r->{forged}, 0, 'no staple failed verification against the issuer');

@@ -66,6 +66,12 @@ t0=$(date +%s)
 status=0
 bash "$top/t/run-suite.sh" "$@" || status=$?
 echo "test-asan: the suite took $(( $(date +%s) - t0 )) s (exit $status)"
+# the run really had the sanitized module (t/run-suite.sh copies OG_MODULE)
+if [ -f "$run/t/mod_ocsp_guard.so" ] && ! cmp -s "$module" "$run/t/mod_ocsp_guard.so"; then
+    echo "test-asan: FAILED: the run did not use $module" >&2
+    exit 1
+fi
+[ -f "$run/t/logs/stress_replace.txt" ] && sed 's/^/test-asan: stress: /' "$run/t/logs/stress_replace.txt"
 
 # --- every report, symbolized ----------------------------------------------
 # A frame printed with symbolize=0 reads "#3 0x7f... (/path/lib.so+0x1a2b)".
