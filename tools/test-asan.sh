@@ -29,10 +29,13 @@ preload=$(echo $preload)   # one line, single spaces
 symbolizer=$(command -v llvm-symbolizer || ls /usr/bin/llvm-symbolizer-* 2>/dev/null | head -n1 || true)
 
 reports=$asan/reports
+# copies of the stderr of httpd and ocsp-guard (t/bin/httpd-asan,
+# t/bin/ocsp-guard-asan): with gcc's runtimes UBSan reports only go there
+stderr_dir=$asan/stderr
 run=${OG_ASAN_RUN_DIR:-$top/build/test-run-asan}
-rm -rf "$reports"
-mkdir -p "$reports"
-chown "${OG_TEST_USER:-nobody}" "$reports"
+rm -rf "$reports" "$stderr_dir"
+mkdir -p "$reports" "$stderr_dir"
+chown "${OG_TEST_USER:-nobody}" "$reports" "$stderr_dir"
 
 # Reports are written unsymbolized (symbolize=0): a report is then out in
 # full at once, with no symbolizer process to start, even in a process
@@ -54,7 +57,8 @@ export OG_HTTPD_ASAN_OPTIONS="$asan_common:detect_leaks=0:allow_user_segv_handle
 export UBSAN_OPTIONS="log_path=$reports/ubsan:$common:print_stacktrace=1:halt_on_error=1"
 export OG_ASAN_PRELOAD=$preload
 export OG_HTTPD=$top/t/bin/httpd-asan
-export OG_MODULE=$module OG_TOOL=$tool OG_RUN_DIR=$run
+export OG_MODULE=$module OG_TOOL=$top/t/bin/ocsp-guard-asan OG_ASAN_TOOL=$tool
+export OG_RUN_DIR=$run OG_SAN_STDERR_DIR=$stderr_dir
 export OG_RESILIENCE_MD=$asan/resilience.md
 export OG_STRESS_SECONDS=${OG_STRESS_SECONDS:-60}
 
@@ -96,19 +100,22 @@ for f in "$reports"/*; do
     found=$((found + 1))
     symbolize "$f" > "$f.sym"
     echo "==== sanitizer report: $f (symbolized: $f.sym)"
-    head -n 60 "$f.sym"
+    head -n 60 "$f.sym" || true
 done
-# Sanitizer output that went to a stderr instead (a process that could not
-# open its log file, or a runtime message before the options were read)
-# ends up in an error_log: look there too.
+# Sanitizer output that went to a stderr instead ends up in an error_log
+# or in the stderr copies: UBSan's reports (gcc's runtimes send them to
+# stderr whatever log_path says, when ASan is there too), a process that
+# could not open its log file, a runtime message before the options were
+# read. Look there too.
 pattern='ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|SUMMARY: [A-Za-z]+Sanitizer|runtime error: |==[0-9]+==(ERROR|WARNING)|ASan runtime does not come first'
 while IFS= read -r f; do
     if grep -Eq "$pattern" "$f"; then
         found=$((found + 1))
         echo "==== sanitizer output in $f:"
-        grep -En -A20 "$pattern" "$f" | head -n 60
+        grep -En -A20 "$pattern" "$f" | head -n 60 || true
     fi
-done < <(find "$run/t/logs" "$run/t/own" -type f \( -name '*error_log*' -o -name '*.log' \) 2>/dev/null)
+done < <(find "$run/t/logs" "$run/t/own" -type f \( -name '*error_log*' -o -name '*.log' \) 2>/dev/null
+          find "$stderr_dir" -type f)
 
 if [ "$found" -gt 0 ]; then
     echo "test-asan: FAILED: $found sanitizer report(s); reports in $reports"
