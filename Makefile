@@ -23,6 +23,9 @@
 #   make test-browser  Firefox ESR (headless) loads a must-staple page through a
 #                   responder outage, this module beside mod_ssl (as root;
 #                   SCREENSHOTS=1 writes docs/browser-*.png)
+#   make asan       the module and ocsp-guard with ASan+UBSan, in build/asan/
+#   make test-asan  the whole Apache::Test suite against that build (as root;
+#                   fails on any sanitizer report; docs/sanitizers.md)
 #   make clean
 
 APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
@@ -57,7 +60,7 @@ DEB_BUILD_PKGS := build-essential debhelper dpkg-dev fakeroot lintian \
 
 .PHONY: all install test unit unit-asan fuzz fuzz-build fuzz-smoke \
         apache-test demo deps deps-deb deb test-deb lint layout check-spdx \
-        clean bench memcheck test-browser browser-deps
+        clean bench memcheck test-browser browser-deps asan test-asan
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -170,6 +173,37 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(MODULE)
 	bash tools/demo.sh
+
+# --- AddressSanitizer + UndefinedBehaviorSanitizer build and suite ----------
+# The sources are copied to build/asan/ and built there with apxs, so that
+# the normal objects in .libs/ and src/ are left alone. gcc's shared
+# runtimes (libasan, libubsan): the uninstrumented httpd gets them through
+# LD_PRELOAD (t/bin/httpd-asan). See docs/sanitizers.md.
+ASAN_DIR    := build/asan
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
+ASAN_MODULE := $(ASAN_DIR)/mod_ocsp_guard.so
+ASAN_TOOL   := $(ASAN_DIR)/$(TOOL)
+
+asan: $(ASAN_MODULE) $(ASAN_TOOL)
+
+$(ASAN_MODULE): $(GLUE) $(SRC) $(HDR)
+	@command -v $(APXS) >/dev/null || { echo "apxs not found: run 'make deps' (as root) or install apache2-dev"; exit 1; }
+	rm -rf $(ASAN_DIR)/obj
+	mkdir -p $(ASAN_DIR)/obj/src
+	cp $(GLUE) mod_ocsp_guard.h $(ASAN_DIR)/obj/
+	cp $(SRC) $(wildcard src/*.h) $(ASAN_DIR)/obj/src/
+	cd $(ASAN_DIR)/obj && $(APXS) -c -o mod_ocsp_guard.la \
+	    $(foreach w,$(WARN) $(ASAN_CFLAGS),-Wc,$(w)) \
+	    -Wl,-fsanitize=address,undefined $(GLUE) $(SRC) $(LIBS)
+	cp $(ASAN_DIR)/obj/.libs/mod_ocsp_guard.so $@
+
+$(ASAN_TOOL): $(TOOL_SRC) tools/og_tool.h $(SRC) $(wildcard src/*.h)
+	@mkdir -p $(ASAN_DIR)
+	$(CC) $(WARN) $(ASAN_CFLAGS) -I. $(APR_CFLAGS) -o $@ $(TOOL_SRC) $(SRC) \
+	    $(APR_LIBS) $(LIBS)
+
+test-asan: $(ASAN_MODULE) $(ASAN_TOOL) bench/tls_load
+	bash tools/test-asan.sh $(TEST_ARGS)
 
 # --- benchmarks (ratios side by side in one run; see bench/run.sh) ------------
 bench/tls_load: bench/tls_load.c

@@ -300,6 +300,8 @@ static void og_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     og_caches_child_init(pchild, s);
     og_handshake_child_init(pchild, s);
+    /* last: its clean-up runs first, while all the above still stands */
+    og_fetcher_child_init(pchild);
 }
 
 static void og_register_hooks(apr_pool_t *p)

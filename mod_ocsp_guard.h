@@ -290,6 +290,7 @@ void og_log_line(void *ctx, int level, const char *line);
 
 void og_round_setup(og_server_conf_t *sc);
 int og_start_fetcher(server_rec *s, apr_pool_t *pconf);
+void og_fetcher_child_init(apr_pool_t *pchild);
 
 /* ------------------------------------------------------------------ */
 /* status (mod_ocsp_guard_status.c)                                   */

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <apr_atomic.h>
 #include <apr_optional.h>
 
 #include <httpd.h>
@@ -23,6 +24,9 @@
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *og_wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *og_wd_register;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_set_callback_interval) *og_wd_interval;
+
+/* set when the child exits (og_fetcher_child_exit, below) */
+static volatile apr_uint32_t og_fetcher_stopping;
 
 static double og_jitter(void)
 {
@@ -61,11 +65,39 @@ void og_round_setup(og_server_conf_t *sc)
     og->io.publish_ways = og_ways_publish;
     r->fetcher = NULL;              /* made in the fetcher's own child */
     r->ways = NULL;
+    r->stop = &og_fetcher_stopping; /* a round in progress ends early */
     r->io = &og->io;
 }
 
 static apr_time_t og_next_due;
 static ap_watchdog_t *og_wd;
+
+/* The fetcher and the child's exit. httpd 2.4's mod_watchdog does not join
+ * its thread before the child calls exit(): OpenSSL's atexit clean-up
+ * (OPENSSL_cleanup) then frees what a round still in progress in the
+ * watchdog thread is using to validate a response (a heap-use-after-free
+ * inside libcrypto, or a segfault, at a stop or restart; found by make
+ * test-asan). When the child's pool goes, before exit(), the fetcher is
+ * told to stop and a round in progress is waited for. */
+#define OG_FETCHER_EXIT_WAIT apr_time_from_sec(30)
+static apr_uint32_t og_fetcher_busy;
+
+static apr_status_t og_fetcher_child_exit(void *data)
+{
+    apr_time_t end = apr_time_now() + OG_FETCHER_EXIT_WAIT;
+
+    (void)data;
+    apr_atomic_xchg32((apr_uint32_t *)&og_fetcher_stopping, 1);
+    while (apr_atomic_read32(&og_fetcher_busy) && apr_time_now() < end)
+        apr_sleep(apr_time_from_msec(10));
+    return APR_SUCCESS;
+}
+
+void og_fetcher_child_init(apr_pool_t *pchild)
+{
+    apr_pool_cleanup_register(pchild, NULL, og_fetcher_child_exit,
+                              apr_pool_cleanup_null);
+}
 
 static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
 {
@@ -73,6 +105,12 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
     int i;
 
     (void)data;
+    apr_atomic_inc32(&og_fetcher_busy);
+    if (apr_atomic_read32((apr_uint32_t *)&og_fetcher_stopping)) {
+        /* the child is exiting: touch nothing OpenSSL or libcurl own */
+        apr_atomic_dec32(&og_fetcher_busy);
+        return APR_SUCCESS;
+    }
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, og->s, OGLOGNO(00206)
@@ -127,6 +165,7 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
     default:
         break;
     }
+    apr_atomic_dec32(&og_fetcher_busy);
     return APR_SUCCESS;
 }
 

@@ -305,8 +305,8 @@ static og_fetch_t *way_failed(og_job_t *job, og_fetch_t *f, og_error_e err,
         og_error_ah(err) ? og_error_ah(err) : "-", detail,
         t->next_update > now ? "; the last good response stays stapled"
                              : ""));
-    if (job->probe)
-        return NULL;    /* the certificate was not due: nothing more */
+    if (job->probe || (r->stop && *r->stop))
+        return NULL;    /* not due (a probe), or the process is exiting */
     if (++job->way < it->chain->nelts)
         return job_fetch(job, now);
     og_input_init(&in, OG_IN_ROUND_FAILED);
@@ -396,7 +396,7 @@ static og_fetch_t *next_fetch(void *ctx)
     og_run_t *run = ctx;
     const og_round_t *r = run->round;
 
-    while (run->next < run->due->nelts) {
+    while (run->next < run->due->nelts && !(r->stop && *r->stop)) {
         og_due_t *d = &APR_ARRAY_IDX(run->due, run->next++, og_due_t);
         og_item_t *it = d->it;
         apr_time_t now = apr_time_now();

@@ -84,6 +84,8 @@ typedef struct {
                                          * NULL: one for each round */
     og_ways_t *ways;                    /* responders learned down; NULL:
                                          * every way is always tried */
+    volatile apr_uint32_t *stop;        /* non-zero: start nothing more (the
+                                         * process is exiting); may be NULL */
 } og_round_t;
 
 /* Step `it` with `in` and act on the outcome: events written, the

@@ -102,8 +102,15 @@ ok $rec && $rec->{count} >= 1;
 stop_own_httpd($own);
 ok t_cmp(scalar(grep { $_->{_bad} } events($piped)), 0, 'piped lines are JSON');
 
-# the alert program got the events to act on, as arguments and JSON
-sleep 0.5;
+# the alert program got the events to act on, as arguments and JSON; it
+# runs in the background: wait until it has written both (at most 20 s)
+my $end = time + 20;
+while (time < $end) {
+    my @done = file_lines($notified, qr/^ARGS recovered /);
+    last if @done && (() = file_lines($notified, qr/^\{/))
+                     == (() = file_lines($notified, qr/^ARGS /));
+    sleep 0.2;
+}
 my @n = file_lines($notified, qr/./);
 my @args = grep { /^ARGS / } @n;
 my @json = map { JSON::PP::decode_json($_) } grep { /^\{/ } @n;

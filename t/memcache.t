@@ -96,7 +96,15 @@ my $fa = start_own_httpd(name => 'fleet-a', port => 8760,
     vhosts => [['faulty.test', 'faulty']], extra => [@fast]);
 my $fb = start_own_httpd(name => 'fleet-b', port => 8761,
     vhosts => [['faulty.test', 'faulty']], extra => [@fast]);
-sleep 12;
+# 12 s at least; longer (up to 60 s) until one of them took a response
+# from the other, as refreshes come late on a slow machine
+my $t12 = time + 12;
+my $t60 = time + 60;
+while (time < $t60) {
+    last if time >= $t12
+        && (file_lines($fa->{error_log}, qr/OG00207/) || file_lines($fb->{error_log}, qr/OG00207/));
+    sleep 0.5;
+}
 stop_own_httpd($fa);
 stop_own_httpd($fb);
 my $requests = (() = file_lines($flog, qr/ relay /)) - $from;
@@ -104,7 +112,7 @@ my $taken = () = (file_lines($fa->{error_log}, qr/OG00207/),
                   file_lines($fb->{error_log}, qr/OG00207/));
 my $fetched = () = (file_lines($fa->{error_log}, qr/OG00201/),
                     file_lines($fb->{error_log}, qr/OG00201/));
-print "# two servers, 12 s: $requests requests to the responder, $fetched fetched, $taken taken from the shared cache\n";
+print "# two servers, @{[ int(time - $t12 + 12) ]} s: $requests requests to the responder, $fetched fetched, $taken taken from the shared cache\n";
 ok $taken >= 1;
 ok t_cmp($requests, $fetched, 'only the fetches reached the responder');
 kill 'TERM', $pid;

@@ -53,6 +53,7 @@ ok scalar file_lines($log, qr/OG00125: 1 saved response/);
 
 # --- graceful restarts under load -----------------------------------------
 set_fault_mode('relay');
+my $generations = () = file_lines($log, qr/OG00206: fetcher started/);
 pipe my $rd, my $wr or die;
 my $pid = fork // die;
 if (!$pid) {
@@ -83,7 +84,9 @@ ok t_cmp($ok, $n, 'every handshake completed across graceful restarts');
 ok t_cmp($stapled, $n, 'every handshake stapled across graceful restarts');
 
 # --- SIGKILL of the fetcher child in the middle of a fetch ------------------
-sleep 1;    # let the restarted generation's fetcher start
+# the fetcher of the generation after the second graceful restart: the
+# third start since the load began (however slow the machine)
+wait_count($log, qr/OG00206: fetcher started/, $generations + 1, 30);
 my @started = file_lines($log, qr/OG00206: fetcher started in pid (\d+)/);
 my ($victim) = $started[-1] =~ /pid (\d+)/;
 my $flog = t_dir() . '/logs/fault_responder.log';

@@ -163,7 +163,15 @@ while (time - $t0 < 30) {
 }
 printf "# memcached restarted empty: the response was back after %.1f s\n", time - $t0;
 ok t_cmp((split /\r?\n/, $back)[0], qr/^VALUE \Q$key\E /, 'repopulated');
-my @ev = map { JSON::PP::decode_json($_) } file_lines($events, qr/^\{/);
+# A refresh can put the response back before the fetcher's probe of the
+# shared cache (every 5 s) says it is up: wait for that (at most 30 s).
+my @ev;
+my $t1 = time;
+while (time - $t1 < 30) {
+    @ev = map { JSON::PP::decode_json($_) } file_lines($events, qr/^\{/);
+    last if grep { $_->{event} =~ /^shared_cache_(?:up|repopulated)$/ } @ev;
+    sleep 0.25;
+}
 ok scalar(grep { $_->{event} eq 'shared_cache_down' } @ev) >= 1;   # shared_cache_down said
 ok scalar(grep { $_->{event} =~ /^shared_cache_(?:up|repopulated)$/ } @ev) >= 1;   # shared_cache_up said
 stop_own_httpd($own);

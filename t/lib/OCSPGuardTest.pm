@@ -12,12 +12,13 @@ use IO::Socket::INET ();
 use POSIX qw(WNOHANG _exit);
 use Time::HiRes qw(time sleep);
 
-use Exporter 'import';
+use parent 'Exporter';    # import() below runs the supervisor first
 our @EXPORT = qw(pki_dir t_dir start_responder stop_responder responder_running
                  start_blackhole stop_blackhole s_client_status wait_for_staple
                  error_log_lines vhost_port start_own_httpd stop_own_httpd
                  start_fault stop_fault set_fault_mode file_lines
                  start_proxy stop_proxy $PROXY_PORT median
+                 check_responders responder_answers
                  $RESPONDER_PORT $SHORT_PORT $FAULT_PORT);
 
 our $RESPONDER_PORT = 18880;
@@ -29,6 +30,7 @@ our $PROXY_PORT     = 13128;    # squid, a real forward proxy
 sub t_dir   { abs_path(dirname(__FILE__) . '/..') }
 sub pki_dir { t_dir() . '/pki/out' }
 sub pid_file { t_dir() . "/logs/svc-$_[0].pid" }
+sub spec_file { t_dir() . "/logs/svc-$_[0].spec" }
 
 sub setup_pki {
     my $dir = pki_dir();
@@ -55,8 +57,11 @@ sub wait_listening {
 
 # The real responder. Never probed by connecting: `openssl ocsp` spins
 # after a connection that closes without a request.
+# %o: port, validity (openssl ocsp options), index (an openssl ca database;
+# default the test PKI's index.txt; the file is read again when it changes)
 sub start_responder {
-    my %o = (port => $RESPONDER_PORT, validity => '-ndays 1', @_);
+    my %o = (port => $RESPONDER_PORT, validity => '-ndays 1',
+             index => 'index.txt', @_);
     stop_responder($o{port});
     my $dir = pki_dir();
     mkdir t_dir() . '/logs';
@@ -68,12 +73,16 @@ sub start_responder {
         open STDOUT, '>>', $log;
         open STDERR, '>&', \*STDOUT;
         no warnings 'exec';
-        exec 'openssl', 'ocsp', '-index', 'index.txt', '-port', $o{port},
+        exec 'openssl', 'ocsp', '-index', $o{index}, '-port', $o{port},
              '-rsigner', 'ocsp.crt', '-rkey', 'ocsp.key',
              '-CA', 'intermediate.crt', split(' ', $o{validity});
         _exit(127);
     }
     write_pid($o{port}, $pid);
+    # how to start it again (check_responders)
+    open my $fh, '>', spec_file($o{port}) or die "spec file: $!";
+    print $fh "validity=$o{validity}\nindex=$o{index}\n";
+    close $fh;
     wait_listening($o{port}, 1) or die "responder on $o{port} did not start\n";
     return $pid;
 }
@@ -88,6 +97,7 @@ sub write_pid {
 sub stop_service {
     my $port = shift;
     my $file = pid_file($port);
+    unlink spec_file($port);
     return unless -f $file;
     open my $fh, '<', $file or return;
     my $pid = <$fh>;
@@ -251,13 +261,20 @@ sub s_client_status {
 }
 
 # Poll until a staple comes; returns seconds waited, or undef on timeout.
+# Half-way through, the responders are checked (check_responders).
 sub wait_for_staple {
     my ($port, $servername, $timeout) = @_;
+    $timeout //= 15;
     my $t0 = time;
-    while (time - $t0 < ($timeout // 15)) {
+    my $checked;
+    while (time - $t0 < $timeout) {
         my $r = s_client_status(port => $port, servername => $servername,
                                 timeout => 5);
         return time - $t0 if $r->{stapled};
+        if (!$checked && time - $t0 > $timeout / 2) {
+            $checked = 1;
+            check_responders(min_interval => 3);
+        }
         sleep 0.1;
     }
     return undef;
@@ -287,6 +304,7 @@ sub vhost_port {
 # Returns { dir, conf, error_log, port }.
 sub start_own_httpd {
     my %o = @_;
+    check_responders();
     require Apache::Test;
     my $vars = Apache::Test::config()->{vars};
     my $t = t_dir();
@@ -311,7 +329,9 @@ LoadModule ocsp_guard_module $t/mod_ocsp_guard.so
 Listen 127.0.0.1:$o{port}
 OCSPGuardStateDir $dir/state
 CONF
-    print $fh "OCSPGuardTimeout 2 1\nOCSPGuardRetry 1 4\n" unless $o{bare};
+    # connect timeout = total: a fetcher starved of CPU must not give up
+    # connections `openssl ocsp` accepted (it spins after an empty one)
+    print $fh "OCSPGuardTimeout 2 2\nOCSPGuardRetry 1 4\n" unless $o{bare};
     print $fh "$_\n" for @{ $o{extra} || [] };
     for my $vh (@{ $o{vhosts} }) {
         my ($name, $leaf, @inside) = @$vh;
@@ -343,10 +363,97 @@ CONF
     return $own;
 }
 
+# Returns once httpd has exited: its pid file is removed last, after the
+# children were reaped and their fate logged (a crash at stop included).
 sub stop_own_httpd {
     my $own = shift;
     system($own->{httpd}, '-f', $own->{conf}, '-k', 'stop');
+    my $end = time + 30;
+    sleep 0.05 while -e "$own->{dir}/run/httpd.pid" && time < $end;
     wait_listening($own->{port}, 0, 10);
+}
+
+# --- the supervisor -----------------------------------------------------
+# `openssl ocsp` stops answering for good after a TCP connection that
+# closes without a request (it spins at 100% CPU from then on; DESIGN.md),
+# and on a loaded machine anything can stall. So that one test cannot take
+# the responders of all the others with it: at the start of every test
+# file, before an own httpd starts and when a staple is slow to come, each
+# responder the suite started (start_responder; the stopped ones are left
+# alone) is asked a real OCSP question, and one that does not answer is
+# restarted as it was started. Each restart is said on stderr and in
+# logs/supervisor.log.
+
+# A real OCSP request for good.crt (any certificate of the test
+# intermediate gets an answer, "unknown" included); true if answered.
+sub responder_answers {
+    my ($port, $timeout) = @_;
+    $timeout //= 3;
+    my $pki = pki_dir();
+    my $out = `timeout @{[ $timeout + 2 ]} openssl ocsp -issuer $pki/intermediate.crt -cert $pki/good.crt -url http://127.0.0.1:$port/ -timeout $timeout -no_nonce -noverify 2>&1`;
+    return $out =~ /^\S+: (?:good|revoked|unknown)\b/m ? 1 : 0;
+}
+
+sub read_pid {
+    open my $fh, '<', pid_file($_[0]) or return undef;
+    my $pid = <$fh> // '';
+    return $pid =~ /^(\d+)/ ? $1 : undef;
+}
+
+sub cpu_ticks {    # utime + stime of a process, in clock ticks
+    open my $fh, '<', "/proc/$_[0]/stat" or return undef;
+    my $stat = <$fh> // '';
+    my @f = split ' ', ($stat =~ /\)\s(.*)/)[0] // '';
+    return @f > 12 ? $f[11] + $f[12] : undef;
+}
+
+sub supervisor_say {
+    my $msg = sprintf "supervisor %s: %s", scalar(localtime), shift;
+    print STDERR "# $msg\n";
+    if (open my $fh, '>>', t_dir() . '/logs/supervisor.log') { print $fh "$msg\n" }
+}
+
+my %checked_at;
+# %o: force (ignore min_interval), min_interval (s, default 10), timeout
+# (s per OCSP request, default 3), only (one port). Returns the ports
+# restarted.
+sub check_responders {
+    my %o = (min_interval => 10, timeout => 3, @_);
+    my @restarted;
+    for my $spec (sort glob(t_dir() . '/logs/svc-*.spec')) {
+        my ($port) = $spec =~ /svc-(\d+)\.spec$/ or next;
+        next if $o{only} && $port != $o{only};
+        next if !$o{force} && $checked_at{$port}
+                && time - $checked_at{$port} < $o{min_interval};
+        my $pid = read_pid($port) or next;    # stopped on purpose
+        my $t0 = time;
+        my $ticks0 = cpu_ticks($pid);
+        my $ok = kill(0, $pid) && responder_answers($port, $o{timeout});
+        my $ticks1 = cpu_ticks($pid);
+        my $cpu = defined $ticks0 && defined $ticks1
+            ? ($ticks1 - $ticks0) / 100 / (time - $t0) : 0;
+        # a slow answer on a loaded machine is not a dead responder: ask
+        # once more, longer, unless it is spinning
+        $ok ||= $cpu < 0.5 && kill(0, $pid)
+                && responder_answers($port, 2 * $o{timeout});
+        $checked_at{$port} = time;
+        next if $ok;
+        open my $fh, '<', $spec or next;
+        my %spec = map { /^(\w+)=(.*)$/ ? ($1, $2) : () } <$fh>;
+        close $fh;
+        supervisor_say(sprintf "the responder on port %d (pid %d, %.0f%% CPU)"
+            . " did not answer an OCSP request: restarting it", $port, $pid, 100 * $cpu);
+        start_responder(port => $port, %spec);
+        push @restarted, $port;
+    }
+    return @restarted;
+}
+
+# Every test file that uses this module starts with healthy responders.
+sub import {
+    check_responders(force => 1)
+        if $ENV{OG_TEST_OWNER} && $ENV{OG_TEST_OWNER} != $$;
+    __PACKAGE__->export_to_level(1, @_);
 }
 
 # $? is the exit status in an END block: keep it, whatever ss and kill do.
