@@ -42,7 +42,7 @@ APR_LIBS   = $(shell apr-1-config --link-ld --libs 2>/dev/null) \
 # DEB_BUILD_PKGS to build the Debian package (make deps-deb).
 DEB_PKGS  := make gcc libc6-dev apache2 apache2-dev libcurl4-openssl-dev \
              libssl-dev openssl libapache2-mod-perl2 libcmocka-dev curl \
-             iproute2 util-linux procps faketime perl squid memcached \
+             iproute2 util-linux procps faketime perl squid memcached redis-server \
              gnuplot-nox valgrind
 DEB_BUILD_PKGS := build-essential debhelper dpkg-dev fakeroot lintian \
              apache2-dev libcurl4-openssl-dev libssl-dev libapr1-dev \

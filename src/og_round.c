@@ -12,6 +12,7 @@ typedef struct {
     const og_round_t *round;
     og_item_t *it;
     int way;
+    int leased;             /* this fetcher holds the lease on it */
     apr_pool_t *pool;
 } og_job_t;
 
@@ -260,6 +261,23 @@ static og_fetch_t *way_failed(og_job_t *job, og_fetch_t *f, og_error_e err,
     return NULL;
 }
 
+/* The job is over, its response kept (or every way failed): the lease
+ * goes, so that the next round, here or on another server, need not wait
+ * for it to run out. */
+static void job_end(og_job_t *job)
+{
+    const og_round_t *r = job->round;
+    og_lease_t mine;
+
+    if (job->leased && r->io->lease) {
+        memset(&mine, 0, sizeof(mine));
+        memcpy(mine.token, r->lease_token, OG_LEASE_TOKEN_LEN);
+        (void)r->io->lease(r->io->ctx, job->it, OG_LEASE_DROP, &mine,
+                           job->pool);
+    }
+    apr_pool_destroy(job->pool);
+}
+
 static og_fetch_t *job_done(og_fetch_t *f, void *ctx)
 {
     og_job_t *job = f->baton;
@@ -272,7 +290,7 @@ static og_fetch_t *job_done(og_fetch_t *f, void *ctx)
         if (og_validate_response(job->it->cert, f->body, f->body_len, now,
                                  job->round->skew, &v, job->pool) == OG_OK) {
             fetched(job, f, &v, now);
-            apr_pool_destroy(job->pool);
+            job_end(job);
             return NULL;
         }
         follow = way_failed(job, f, v.error, v.detail, &v, now);
@@ -281,12 +299,12 @@ static og_fetch_t *job_done(og_fetch_t *f, void *ctx)
         follow = way_failed(job, f, f->error, f->detail, NULL, now);
     }
     if (!follow)
-        apr_pool_destroy(job->pool);
+        job_end(job);
     return follow;
 }
 
 /* Due, and the shared cache may hold what another server fetched. 1 when
- * it did (nothing to fetch). */
+ * it did (nothing to fetch), 0 when it did not, -1 when it is failing. */
 static int take_shared(const og_round_t *r, og_item_t *it, apr_time_t now,
                        apr_pool_t *p)
 {
@@ -311,8 +329,73 @@ static int take_shared(const og_round_t *r, og_item_t *it, apr_time_t now,
         in.cache = r->io->shared_name;
         og_round_apply(r, it, &in, now, &st, sub);
     }
+    else if (rv != APR_NOTFOUND) {
+        taken = -1;
+    }
     apr_pool_destroy(sub);
     return taken;
+}
+
+static apr_status_t lease_write(const og_round_t *r, og_item_t *it,
+                                apr_time_t now, apr_pool_t *p)
+{
+    og_lease_t mine;
+
+    memset(&mine, 0, sizeof(mine));
+    memcpy(mine.cert_sha1, it->cert->sha1, OG_CERT_SHA1_LEN);
+    memcpy(mine.token, r->lease_token, OG_LEASE_TOKEN_LEN);
+    mine.until = now + r->policy.lease_time;
+    return r->io->lease(r->io->ctx, it, OG_LEASE_WRITE, &mine, p);
+}
+
+/* Due, and nothing fresher in the shared cache: is another server
+ * fetching it now? The cache has no atomic add: the lease is written,
+ * then read back, and the last writer has it (two servers that race both
+ * fetch: one request too many, never a lost staple). Without leases, or
+ * when the cache fails, this server fetches: a lease only ever saves
+ * requests. 1: fetch (*leased when under this server's lease), 0: wait
+ * for the holder's response. */
+static int lease_take(const og_round_t *r, og_item_t *it, apr_time_t now,
+                      int *leased, apr_pool_t *p)
+{
+    og_lease_t seen;
+    og_input_t in;
+    og_step_t st;
+    apr_status_t rv;
+
+    *leased = 0;
+    if (!r->io->lease)
+        return 1;
+    rv = r->io->lease(r->io->ctx, it, OG_LEASE_READ, &seen, p);
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND && rv != APR_EINVAL)
+        return 1;
+    if (rv != APR_SUCCESS || og_lease_mine(&seen, r->lease_token)) {
+        if (lease_write(r, it, now, p) != APR_SUCCESS)
+            return 1;
+        rv = r->io->lease(r->io->ctx, it, OG_LEASE_READ, &seen, p);
+    }
+    if (rv == APR_SUCCESS && !og_lease_mine(&seen, r->lease_token)) {
+        og_input_init(&in, OG_IN_LEASE_HELD);
+        og_round_apply(r, it, &in, now, &st, p);
+        if (!st.fetch) {
+            say(r, OG_LOG_DEBUG, apr_psprintf(p, "OG00320: %s: another"
+                " server (pid %u) is fetching it: waiting for its response,"
+                " next look in %" APR_TIME_T_FMT " ms", it->cert->subject,
+                seen.pid, apr_time_as_msec(it->track->next_attempt - now)));
+            return 0;
+        }
+        say(r, OG_LOG_NOTICE, apr_psprintf(p, "OG00321: %s: no fresher"
+            " response from the server holding the lease (pid %u) after"
+            " waiting %" APR_TIME_T_FMT " ms: fetching it here",
+            it->cert->subject, seen.pid,
+            apr_time_as_msec(r->policy.lease_time)));
+        if (lease_write(r, it, now, p) != APR_SUCCESS)
+            return 1;
+    }
+    og_input_init(&in, OG_IN_LEASE_WON);
+    og_round_apply(r, it, &in, now, &st, p);
+    *leased = 1;
+    return 1;
 }
 
 void og_round_run(const og_round_t *r, apr_array_header_t *items,
@@ -328,18 +411,24 @@ void og_round_run(const og_round_t *r, apr_array_header_t *items,
         og_step_t st;
         og_job_t *job;
         apr_pool_t *job_pool;
+        int shared, leased = 0;
 
         og_input_init(&in, OG_IN_TICK);
         og_track_step(it->track, &r->policy, &in, now, jitter(r), &st, p);
         if (st.nevents)
             act(r, it, &st, p);
-        if (!st.fetch || it->chain->nelts == 0 || take_shared(r, it, now, p))
+        if (!st.fetch || it->chain->nelts == 0)
+            continue;
+        shared = take_shared(r, it, now, p);
+        if (shared == 1
+            || (shared == 0 && !lease_take(r, it, now, &leased, p)))
             continue;
         if (apr_pool_create(&job_pool, p) != APR_SUCCESS)
             break;
         job = apr_pcalloc(job_pool, sizeof(*job));
         job->round = r;
         job->it = it;
+        job->leased = leased;
         job->pool = job_pool;
         APR_ARRAY_PUSH(batch, og_fetch_t *) = job_fetch(job);
         /* A bounded batch at a time: with thousands of certificates due at

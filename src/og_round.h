@@ -44,6 +44,13 @@ typedef enum {
     OG_FROM_LOCAL           /* the local cache (a restarted fetcher) */
 } og_origin_e;
 
+/* What the round asks of the lease in the shared cache (og_record.h). */
+typedef enum {
+    OG_LEASE_READ = 0,      /* the lease held on `it`, into *lease */
+    OG_LEASE_WRITE,         /* put *lease there, until lease->until */
+    OG_LEASE_DROP           /* take it away, if it is still *lease's */
+} og_lease_op_e;
+
 typedef struct {
     void *ctx;
     /* Keep a validated response, encoded as a record (`rec` decoded, its
@@ -68,6 +75,12 @@ typedef struct {
     void (*publish)(void *ctx, og_item_t *it);
     /* The shared cache's name, for events; NULL: none. */
     const char *shared_name;
+    /* The lease on fetching `it` (`op`): APR_SUCCESS; for a READ also
+     * APR_NOTFOUND (none), APR_EINVAL (not a lease for this certificate);
+     * anything else: the cache is failing, and the round fetches without
+     * a lease. NULL: no shared cache, no leases. */
+    apr_status_t (*lease)(void *ctx, og_item_t *it, og_lease_op_e op,
+                          og_lease_t *lease, apr_pool_t *p);
 } og_round_io_t;
 
 typedef struct {
@@ -77,6 +90,8 @@ typedef struct {
     int batch;                          /* jobs in one batch of transfers */
     double (*jitter)(void);             /* in [0, 1) */
     const og_round_io_t *io;
+    /* this fetcher's id in the leases it writes: random, per process */
+    unsigned char lease_token[OG_LEASE_TOKEN_LEN];
 } og_round_t;
 
 /* Step `it` with `in` and act on the outcome: events written, the
@@ -95,9 +110,10 @@ int og_round_offer(const og_round_t *r, og_item_t *it, const og_record_t *rec,
                    const char **why, apr_pool_t *p);
 
 /* One round over `items` (og_item_t *): each is ticked; those due take a
- * fresher response from the shared cache when there is one, else fetch
- * through their chain, `r->batch` jobs at a time. Returns when every
- * transfer has ended. */
+ * fresher response from the shared cache when there is one, else, unless
+ * another server holds the lease on it (then they wait for its response,
+ * og_track), take the lease and fetch through their chain, `r->batch`
+ * jobs at a time. Returns when every transfer has ended. */
 void og_round_run(const og_round_t *r, apr_array_header_t *items,
                   apr_pool_t *p);
 

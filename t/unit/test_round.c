@@ -161,8 +161,53 @@ static void publish(void *ctx, og_item_t *it)
     io_seen.published++;
 }
 
+/* The lease in a shared cache of one slot. `steal`: another server's
+ * write lands right after ours (a lost race); `fail`: the cache fails. */
+static struct {
+    int present;
+    og_lease_t held;
+    int reads, writes, drops;
+    int steal;
+    apr_status_t fail;
+} lease_seen;
+
+static const unsigned char stranger_token[OG_LEASE_TOKEN_LEN] = "another server";
+
+static apr_status_t lease(void *ctx, og_item_t *it, og_lease_op_e op,
+                          og_lease_t *l, apr_pool_t *p)
+{
+    (void)ctx; (void)it; (void)p;
+    if (lease_seen.fail)
+        return lease_seen.fail;
+    switch (op) {
+    case OG_LEASE_READ:
+        lease_seen.reads++;
+        if (!lease_seen.present)
+            return APR_NOTFOUND;
+        *l = lease_seen.held;
+        return APR_SUCCESS;
+    case OG_LEASE_WRITE:
+        lease_seen.writes++;
+        lease_seen.present = 1;
+        lease_seen.held = *l;
+        if (lease_seen.steal)
+            memcpy(lease_seen.held.token, stranger_token, OG_LEASE_TOKEN_LEN);
+        return APR_SUCCESS;
+    case OG_LEASE_DROP:
+        lease_seen.drops++;
+        if (lease_seen.present
+            && !memcmp(lease_seen.held.token, l->token, OG_LEASE_TOKEN_LEN))
+            lease_seen.present = 0;
+        return APR_SUCCESS;
+    }
+    return APR_EINVAL;
+}
+
 static const og_round_io_t io = { NULL, keep, lookup, emit, log_line,
-                                  publish, "memcache:127.0.0.1:1" };
+                                  publish, "memcache:127.0.0.1:1", NULL };
+static const og_round_io_t io_leased = { NULL, keep, lookup, emit, log_line,
+                                         publish, "memcache:127.0.0.1:1",
+                                         lease };
 
 static og_round_t round_conf;
 static og_track_t track;
@@ -213,6 +258,9 @@ static int setup(void **state)
     round_conf.fetch.max_parallel = 4;
     round_conf.skew = apr_time_from_sec(300);
     round_conf.batch = 16;
+    round_conf.policy.lease_time = apr_time_from_sec(3);
+    round_conf.policy.lease_poll = apr_time_from_msec(100);
+    memcpy(round_conf.lease_token, "this fetcher...", OG_LEASE_TOKEN_LEN);
     round_conf.io = &io;
     return og_fetch_global_init() == APR_SUCCESS ? 0 : -1;
 }
@@ -232,6 +280,8 @@ static int teardown(void **state)
 static void reset(void)
 {
     memset(&io_seen, 0, sizeof(io_seen));
+    memset(&lease_seen, 0, sizeof(lease_seen));
+    round_conf.io = &io;
     io_seen.events = "";
     io_seen.logs = "";
     io_seen.lookup_rv = APR_NOTFOUND;
@@ -363,6 +413,135 @@ static void the_next_due_is_the_earliest(void **state)
     assert_true(og_round_next_due(items) == now + apr_time_from_sec(100));
 }
 
+/* --- leases: one fetch for the fleet ----------------------------------- */
+
+static void a_free_lease_is_taken_fetched_under_and_dropped(void **state)
+{
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 1);
+    assert_int_equal(io_seen.keeps, 1);
+    /* read, write, read back; dropped once the response is kept */
+    assert_int_equal(lease_seen.reads, 2);
+    assert_int_equal(lease_seen.writes, 1);
+    assert_int_equal(lease_seen.drops, 1);
+    assert_false(lease_seen.present);
+    assert_memory_equal(lease_seen.held.cert_sha1, cert->sha1,
+                        OG_CERT_SHA1_LEN);
+    assert_int_equal(track.leases_won, 1);
+    assert_int_equal(track.leases_lost, 0);
+}
+
+/* Another server is fetching: no request here; at the next look its
+ * response is in the shared cache and taken: the fetch saved. */
+static void another_servers_lease_waits_for_its_response(void **state)
+{
+    apr_time_t now = apr_time_now();
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    lease_seen.present = 1;
+    memcpy(lease_seen.held.token, stranger_token, OG_LEASE_TOKEN_LEN);
+    lease_seen.held.pid = 77;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 0);
+    assert_int_equal(lease_seen.writes, 0);
+    assert_int_equal(track.leases_lost, 1);
+    assert_true(track.next_attempt >= now + apr_time_from_msec(100));
+    assert_true(track.next_attempt < now + apr_time_from_sec(1));
+    assert_non_null(strstr(io_seen.logs, "another server (pid 77) is"
+                                         " fetching it"));
+    /* the holder's response arrives; the next look takes it */
+    io_seen.lookup_rv = APR_SUCCESS;
+    io_seen.lookup_rec = shared_record(&ca, 600, apr_time_now());
+    track.next_attempt = apr_time_now();
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 0);
+    assert_int_equal(io_seen.origin, OG_FROM_SHARED);
+    assert_int_equal(track.cache_taken, 1);
+    assert_int_equal(track.leases_lost, 1);
+    assert_true(track.lease_wait_since == 0);
+}
+
+/* Two servers write the lease at once: the one whose write landed first
+ * reads back the other's and waits. */
+static void a_lost_race_waits(void **state)
+{
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    lease_seen.steal = 1;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 0);
+    assert_int_equal(lease_seen.writes, 1);
+    assert_int_equal(track.leases_lost, 1);
+    assert_int_equal(track.leases_won, 0);
+}
+
+/* The holder died (or lies): after one lease of waiting this server
+ * takes the lease over and fetches. */
+static void a_dead_holder_costs_one_lease(void **state)
+{
+    apr_time_t now = apr_time_now();
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    lease_seen.present = 1;
+    memcpy(lease_seen.held.token, stranger_token, OG_LEASE_TOKEN_LEN);
+    track.lease_wait_since = now - round_conf.policy.lease_time;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 1);
+    assert_non_null(strstr(io_seen.logs, "OG00321: CN=leaf.test"));
+    assert_int_equal(lease_seen.writes, 1);
+    assert_int_equal(lease_seen.drops, 1);
+    assert_false(lease_seen.present);
+    assert_int_equal(track.leases_won, 1);
+}
+
+/* A failing cache costs nothing: the fetch goes ahead without a lease;
+ * and when the record lookup failed, the lease is not even asked. */
+static void a_failing_cache_fetches_without_a_lease(void **state)
+{
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    lease_seen.fail = APR_ECONNREFUSED;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 1);
+    assert_int_equal(io_seen.keeps, 1);
+    assert_int_equal(track.leases_won + track.leases_lost, 0);
+
+    reset();
+    round_conf.io = &io_leased;
+    io_seen.lookup_rv = APR_ECONNREFUSED;
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 1);
+    assert_int_equal(lease_seen.reads + lease_seen.writes, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +551,11 @@ int main(void)
         cmocka_unit_test(a_valid_shared_record_saves_the_fetch),
         cmocka_unit_test(a_malformed_shared_record_is_rejected),
         cmocka_unit_test(the_next_due_is_the_earliest),
+        cmocka_unit_test(a_free_lease_is_taken_fetched_under_and_dropped),
+        cmocka_unit_test(another_servers_lease_waits_for_its_response),
+        cmocka_unit_test(a_lost_race_waits),
+        cmocka_unit_test(a_dead_holder_costs_one_lease),
+        cmocka_unit_test(a_failing_cache_fetches_without_a_lease),
     };
     int rc;
 
