@@ -96,8 +96,14 @@ static void notify_decide(og_track_t *t, const og_track_policy_t *pol,
 static void schedule_refresh(og_track_t *t, const og_track_policy_t *pol,
                              apr_time_t now, double jitter)
 {
+    if (pol->fleet_spread <= 0) {
+        t->next_attempt = og_sched_refresh_at(&pol->sched, t->this_update,
+                                              t->next_update, now, jitter);
+        return;
+    }
     t->next_attempt = og_sched_refresh_at(&pol->sched, t->this_update,
-                                          t->next_update, now, jitter);
+        t->next_update, now, og_sched_shared_jitter(t->seed, t->this_update))
+        + (apr_interval_time_t)((double)pol->fleet_spread * jitter);
 }
 
 /* The end of a wait for another server's fetch. */

@@ -42,6 +42,11 @@ typedef struct {
      * which the shared cache is looked at meanwhile. 0: never wait. */
     apr_interval_time_t lease_time;
     apr_interval_time_t lease_poll;
+    /* Fleets: a refresh comes when every server holding the response
+     * computes it alike (og_sched_shared_jitter), each later by up to
+     * this much at random so that they do not race for the lease. 0:
+     * each server draws its own jitter. */
+    apr_interval_time_t fleet_spread;
 } og_track_policy_t;
 
 /* What a handshake gets, the one rule for status, events and metrics. */
@@ -56,6 +61,8 @@ typedef struct {
     /* the certificate */
     apr_time_t not_after;
     int must_staple;
+    apr_uint32_t seed;              /* from its SHA-1, alike on every
+                                     * server: set after og_track_init */
     /* the response held: validated, stored where children read it */
     apr_time_t this_update;         /* 0: none */
     apr_time_t next_update;

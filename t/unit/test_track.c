@@ -219,7 +219,7 @@ static const scenario_t scenarios[] = {
 };
 
 static const og_track_policy_t policy = {
-    { 50, SEC(1), SEC(64) }, 25, 50, SEC(300), SEC(5), SEC(1)
+    { 50, SEC(1), SEC(64) }, 25, 50, SEC(300), SEC(5), SEC(1), 0
 };
 
 static const char *names(const og_step_t *st, int notified_only)
@@ -413,9 +413,55 @@ static void lease_counters(void **state)
     assert_int_equal(t.leases_lost, 0);
 }
 
+/* Three servers holding the same response, each with its own random
+ * draw: alone, their refreshes spread over a tenth of the time used (the
+ * earliest of them refreshes for the fleet, earlier than one server
+ * would); in a fleet, they come within fleet_spread of the time all of
+ * them compute alike, and the certificates still refresh apart. */
+static void a_fleet_refreshes_together(void **state)
+{
+    og_track_policy_t fleet = policy;
+    og_validation_t v = { 0 };
+    og_input_t in;
+    og_step_t out;
+    og_track_t t;
+    const double draws[3] = { 0.0, 0.5, 0.99 };
+    apr_time_t at[2][3], other;
+    int k, i;
+
+    (void)state;
+    fleet.fleet_spread = apr_time_from_msec(250);
+    v.this_update = T0;
+    v.next_update = T0 + SEC(1000);
+    for (k = 0; k < 2; k++) {
+        for (i = 0; i < 3; i++) {
+            og_track_init(&t, 0, 0);
+            t.seed = 42;
+            og_input_init(&in, OG_IN_CANDIDATE);
+            in.v = &v;
+            og_track_step(&t, k ? &fleet : &policy, &in, T0, draws[i], &out,
+                          pool);
+            at[k][i] = t.next_attempt;
+        }
+    }
+    /* alone: 500 s used, up to 50 s apart */
+    assert_true(at[0][0] - at[0][2] > SEC(49));
+    /* a fleet: within 250 ms */
+    assert_true(at[1][2] - at[1][0] < apr_time_from_msec(250));
+    assert_true(at[1][2] >= at[1][0]);
+    assert_true(at[1][0] >= T0 + SEC(450) && at[1][0] <= T0 + SEC(500));
+    /* another certificate: another time */
+    og_track_init(&t, 0, 0);
+    t.seed = 43;
+    og_track_step(&t, &fleet, &in, T0, 0.0, &out, pool);
+    other = t.next_attempt;
+    assert_true(other != at[1][0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_fleet_refreshes_together),
         cmocka_unit_test(lease_counters),
         cmocka_unit_test(scenarios_table),
         cmocka_unit_test(backoff_tightens_near_expiry),
