@@ -26,8 +26,8 @@ WARN      := -Wall -Wextra -Werror
 SRC       := src/og_cert.c src/og_chain.c src/og_error.c src/og_track.c src/og_event.c src/og_fetch.c src/og_record.c src/og_report.c src/og_round.c src/og_store.c \
              src/og_sched.c src/og_validate.c
 GLUE      := mod_ocsp_guard.c mod_ocsp_guard_cache.c mod_ocsp_guard_config.c \
-             mod_ocsp_guard_events.c mod_ocsp_guard_handshake.c \
-             mod_ocsp_guard_modssl.c \
+             mod_ocsp_guard_events.c mod_ocsp_guard_fleet.c \
+             mod_ocsp_guard_handshake.c mod_ocsp_guard_modssl.c \
              mod_ocsp_guard_status.c mod_ocsp_guard_watchdog.c
 HDR       := mod_ocsp_guard.h $(wildcard src/*.h)
 LIBS      := -lcurl -lssl -lcrypto

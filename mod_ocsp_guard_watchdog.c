@@ -75,7 +75,7 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, og->s, OGLOGNO(00206)
                      "fetcher started in pid %" APR_PID_T_FMT " for %d"
                      " certificate(s)", getpid(), og->owned);
-        og_caches_fetcher_init(p);
+        og_fleet_fetcher_init(p);
         /* A fetcher that restarted (its child died) finds in the local
          * cache what the one before it fetched. */
         for (i = 0; i < og->items->nelts; i++) {
