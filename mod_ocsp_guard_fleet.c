@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* mod_ocsp_guard: the fleet. Servers that share a cache (OCSPGuardCache
  * memcache:, redis: ...) exchange validated responses through it and fetch
- * each certificate's once per refresh for all of them:
+ * each certificate's response once per refresh for all of them:
  *  - before fetching, a server takes the certificate's lease (a short
  *    record beside the response's); one that finds another's lease waits
  *    for that server's response instead (src/og_round.c, og_track.c);
@@ -34,8 +34,13 @@
 /* the first look for the holder's response; then twice as long each time */
 #define OG_LEASE_POLL      apr_time_from_msec(100)
 /* the servers refreshing one response come due within this of each other
- * (og_track_policy_t.fleet_spread) */
-#define OG_FLEET_SPREAD    apr_time_from_msec(250)
+ * (og_track_policy_t.fleet_spread): the first one's lease is there by the
+ * time most others look */
+#define OG_FLEET_SPREAD    apr_time_from_msec(20)
+/* a lease written is read back this much later (og_round_t.lease_settle):
+ * far longer than a round trip to the cache, so that every server that
+ * found no lease at the same moment has written its own by then */
+#define OG_LEASE_SETTLE    apr_time_from_msec(50)
 /* the parent reads the shared cache at start-up for at most this long */
 #define OG_FLEET_LOAD_MAX  apr_time_from_sec(3)
 
@@ -237,6 +242,7 @@ void og_fleet_setup(void)
     og->io.lease = NULL;
     og->round.policy.lease_time = 0;
     og->round.policy.fleet_spread = 0;
+    og->round.lease_settle = 0;
     if (!og->shared.provider)
         return;
     og->io.lookup = og_shared_lookup;
@@ -244,6 +250,7 @@ void og_fleet_setup(void)
     og->round.policy.lease_time = og->round.fetch.timeout + OG_LEASE_MARGIN;
     og->round.policy.lease_poll = OG_LEASE_POLL;
     og->round.policy.fleet_spread = OG_FLEET_SPREAD;
+    og->round.lease_settle = OG_LEASE_SETTLE;
 }
 
 void og_fleet_fetcher_init(apr_pool_t *p)
@@ -293,20 +300,24 @@ void og_fleet_load(server_rec *s, og_server_conf_t *sc, apr_pool_t *ptemp)
     og->starting = 1;
     for (i = 0; !err && rv == APR_SUCCESS && i < og->items->nelts; i++) {
         og_item_t *it = APR_ARRAY_IDX(og->items, i, og_item_t *);
-        unsigned char *buf = apr_palloc(p, og->record_max);
         og_record_t rec;
+        apr_pool_t *sub;
 
         if (apr_time_now() - now > OG_FLEET_LOAD_MAX) {
             rv = APR_TIMEUP;
             break;
         }
-        rv = og_cache_get(&tmp, it->baton, buf, &rec, p);
+        if ((rv = apr_pool_create(&sub, p)) != APR_SUCCESS)
+            break;
+        rv = og_cache_get(&tmp, it->baton, apr_palloc(sub, og->record_max),
+                          &rec, sub);
         if (rv == APR_SUCCESS)
             taken += og_round_offer(&og->round, it, &rec, OG_FROM_SHARED,
-                                    og->shared.desc, now, NULL, p) == 1;
+                                    og->shared.desc, now, NULL, sub) == 1;
         if (rv == APR_NOTFOUND || rv == APR_EINVAL || rv == APR_ENOMEM)
             rv = APR_SUCCESS;       /* none, or not one to take: the
                                      * fetcher will see */
+        apr_pool_destroy(sub);
     }
     og->starting = 0;
     if (!err)

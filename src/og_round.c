@@ -348,60 +348,127 @@ static apr_status_t lease_write(const og_round_t *r, og_item_t *it,
     return r->io->lease(r->io->ctx, it, OG_LEASE_WRITE, &mine, p);
 }
 
+/* Another server holds the lease: wait for its response (og_track says
+ * how long), unless the wait is over. 1: fetch all the same. */
+static int lease_held(const og_round_t *r, og_item_t *it,
+                      const og_lease_t *seen, apr_time_t now, apr_pool_t *p)
+{
+    og_input_t in;
+    og_step_t st;
+
+    og_input_init(&in, OG_IN_LEASE_HELD);
+    og_round_apply(r, it, &in, now, &st, p);
+    if (!st.fetch) {
+        say(r, OG_LOG_DEBUG, apr_psprintf(p, "OG00320: %s: another server"
+            " (pid %u) is fetching it: waiting for its response, next look"
+            " in %" APR_TIME_T_FMT " ms", it->cert->subject, seen->pid,
+            apr_time_as_msec(it->track->next_attempt - now)));
+        return 0;
+    }
+    say(r, OG_LOG_NOTICE, apr_psprintf(p, "OG00321: %s: no fresher response"
+        " from the server holding the lease (pid %u) after waiting %"
+        APR_TIME_T_FMT " ms: fetching it here", it->cert->subject, seen->pid,
+        apr_time_as_msec(r->policy.lease_time)));
+    return 1;
+}
+
+typedef enum {
+    OG_CLAIM_NONE = 0,      /* fetch without a lease */
+    OG_CLAIM_WAIT,          /* another server is fetching it */
+    OG_CLAIM_MADE           /* written: read it back once claims settled */
+} og_claim_e;
+
 /* Due, and nothing fresher in the shared cache: is another server
- * fetching it now? The cache has no atomic add: the lease is written,
- * then read back, and the last writer has it (two servers that race both
- * fetch: one request too many, never a lost staple). Without leases, or
- * when the cache fails, this server fetches: a lease only ever saves
- * requests. 1: fetch (*leased when under this server's lease), 0: wait
- * for the holder's response. */
-static int lease_take(const og_round_t *r, og_item_t *it, apr_time_t now,
-                      int *leased, apr_pool_t *p)
+ * fetching it now? If not, write this fetcher's lease. Without leases, or
+ * when the cache fails, the server fetches without one: a lease only ever
+ * saves requests. */
+static og_claim_e lease_claim(const og_round_t *r, og_item_t *it,
+                              apr_time_t now, apr_pool_t *p)
+{
+    og_lease_t seen;
+    apr_status_t rv;
+
+    if (!r->io->lease)
+        return OG_CLAIM_NONE;
+    rv = r->io->lease(r->io->ctx, it, OG_LEASE_READ, &seen, p);
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND && rv != APR_EINVAL)
+        return OG_CLAIM_NONE;
+    if (rv == APR_SUCCESS && !og_lease_mine(&seen, r->lease_token)
+        && !lease_held(r, it, &seen, now, p))
+        return OG_CLAIM_WAIT;
+    return lease_write(r, it, now, p) == APR_SUCCESS ? OG_CLAIM_MADE
+                                                     : OG_CLAIM_NONE;
+}
+
+/* The cache has no atomic add: a claim is read back once every server
+ * that read "no lease" at about the same time has written its own
+ * (r->lease_settle later), and the last writer has it. 1: won, fetch
+ * under the lease; 0: wait for the holder; -1: fetch without it. */
+static int lease_verify(const og_round_t *r, og_item_t *it, apr_time_t now,
+                        apr_pool_t *p)
 {
     og_lease_t seen;
     og_input_t in;
     og_step_t st;
-    apr_status_t rv;
 
-    *leased = 0;
-    if (!r->io->lease)
-        return 1;
-    rv = r->io->lease(r->io->ctx, it, OG_LEASE_READ, &seen, p);
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND && rv != APR_EINVAL)
-        return 1;
-    if (rv != APR_SUCCESS || og_lease_mine(&seen, r->lease_token)) {
-        if (lease_write(r, it, now, p) != APR_SUCCESS)
-            return 1;
-        rv = r->io->lease(r->io->ctx, it, OG_LEASE_READ, &seen, p);
-    }
-    if (rv == APR_SUCCESS && !og_lease_mine(&seen, r->lease_token)) {
-        og_input_init(&in, OG_IN_LEASE_HELD);
-        og_round_apply(r, it, &in, now, &st, p);
-        if (!st.fetch) {
-            say(r, OG_LOG_DEBUG, apr_psprintf(p, "OG00320: %s: another"
-                " server (pid %u) is fetching it: waiting for its response,"
-                " next look in %" APR_TIME_T_FMT " ms", it->cert->subject,
-                seen.pid, apr_time_as_msec(it->track->next_attempt - now)));
-            return 0;
-        }
-        say(r, OG_LOG_NOTICE, apr_psprintf(p, "OG00321: %s: no fresher"
-            " response from the server holding the lease (pid %u) after"
-            " waiting %" APR_TIME_T_FMT " ms: fetching it here",
-            it->cert->subject, seen.pid,
-            apr_time_as_msec(r->policy.lease_time)));
-        if (lease_write(r, it, now, p) != APR_SUCCESS)
-            return 1;
-    }
+    if (r->io->lease(r->io->ctx, it, OG_LEASE_READ, &seen, p) == APR_SUCCESS
+        && !og_lease_mine(&seen, r->lease_token))
+        return lease_held(r, it, &seen, now, p) ? -1 : 0;
     og_input_init(&in, OG_IN_LEASE_WON);
     og_round_apply(r, it, &in, now, &st, p);
-    *leased = 1;
     return 1;
+}
+
+static apr_status_t queue_job(const og_round_t *r, og_item_t *it, int leased,
+                              apr_array_header_t *batch, apr_pool_t *p)
+{
+    apr_pool_t *job_pool;
+    og_job_t *job;
+    apr_status_t rv = apr_pool_create(&job_pool, p);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    job = apr_pcalloc(job_pool, sizeof(*job));
+    job->round = r;
+    job->it = it;
+    job->leased = leased;
+    job->pool = job_pool;
+    APR_ARRAY_PUSH(batch, og_fetch_t *) = job_fetch(job);
+    return APR_SUCCESS;
+}
+
+/* The claims settle and are read back; the winners join the batch, which
+ * runs. */
+static void run_batch(const og_round_t *r, apr_array_header_t *claimed,
+                      apr_array_header_t *batch, apr_pool_t *p)
+{
+    apr_time_t now;
+    int i, won;
+
+    if (claimed->nelts > 0) {
+        if (r->lease_settle > 0)
+            apr_sleep(r->lease_settle);
+        now = apr_time_now();
+        for (i = 0; i < claimed->nelts; i++) {
+            og_item_t *it = APR_ARRAY_IDX(claimed, i, og_item_t *);
+
+            won = lease_verify(r, it, now, p);
+            if (won != 0 && queue_job(r, it, won == 1, batch, p)
+                                != APR_SUCCESS)
+                break;
+        }
+        apr_array_clear(claimed);
+    }
+    if (batch->nelts > 0)
+        og_fetch_run(batch, &r->fetch, job_done, NULL, p);
+    apr_array_clear(batch);
 }
 
 void og_round_run(const og_round_t *r, apr_array_header_t *items,
                   apr_pool_t *p)
 {
     apr_array_header_t *batch = apr_array_make(p, 8, sizeof(og_fetch_t *));
+    apr_array_header_t *claimed = apr_array_make(p, 8, sizeof(og_item_t *));
     apr_time_t now = apr_time_now();
     int i, limit = r->batch > 0 ? r->batch : 32;
 
@@ -409,9 +476,8 @@ void og_round_run(const og_round_t *r, apr_array_header_t *items,
         og_item_t *it = APR_ARRAY_IDX(items, i, og_item_t *);
         og_input_t in;
         og_step_t st;
-        og_job_t *job;
-        apr_pool_t *job_pool;
-        int shared, leased = 0;
+        og_claim_e claim = OG_CLAIM_NONE;
+        int shared;
 
         og_input_init(&in, OG_IN_TICK);
         og_track_step(it->track, &r->policy, &in, now, jitter(r), &st, p);
@@ -420,27 +486,24 @@ void og_round_run(const og_round_t *r, apr_array_header_t *items,
         if (!st.fetch || it->chain->nelts == 0)
             continue;
         shared = take_shared(r, it, now, p);
-        if (shared == 1
-            || (shared == 0 && !lease_take(r, it, now, &leased, p)))
+        if (shared == 1)
             continue;
-        if (apr_pool_create(&job_pool, p) != APR_SUCCESS)
+        if (shared == 0)
+            claim = lease_claim(r, it, now, p);
+        if (claim == OG_CLAIM_WAIT)
+            continue;
+        if (claim == OG_CLAIM_MADE)
+            APR_ARRAY_PUSH(claimed, og_item_t *) = it;
+        else if (queue_job(r, it, 0, batch, p) != APR_SUCCESS)
             break;
-        job = apr_pcalloc(job_pool, sizeof(*job));
-        job->round = r;
-        job->it = it;
-        job->leased = leased;
-        job->pool = job_pool;
-        APR_ARRAY_PUSH(batch, og_fetch_t *) = job_fetch(job);
         /* A bounded batch at a time: with thousands of certificates due at
          * once, memory holds a batch of jobs, not the whole round. */
-        if (batch->nelts >= limit) {
-            og_fetch_run(batch, &r->fetch, job_done, NULL, p);
-            apr_array_clear(batch);
+        if (batch->nelts + claimed->nelts >= limit) {
+            run_batch(r, claimed, batch, p);
             now = apr_time_now();
         }
     }
-    if (batch->nelts > 0)
-        og_fetch_run(batch, &r->fetch, job_done, NULL, p);
+    run_batch(r, claimed, batch, p);
 }
 
 apr_time_t og_round_next_due(const apr_array_header_t *items)

@@ -92,6 +92,10 @@ typedef struct {
     const og_round_io_t *io;
     /* this fetcher's id in the leases it writes: random, per process */
     unsigned char lease_token[OG_LEASE_TOKEN_LEN];
+    /* how long after writing its leases the round reads them back: longer
+     * than it takes every server that found no lease at the same moment
+     * to write its own, so that one of them, the last, has it */
+    apr_interval_time_t lease_settle;
 } og_round_t;
 
 /* Step `it` with `in` and act on the outcome: events written, the
@@ -112,8 +116,9 @@ int og_round_offer(const og_round_t *r, og_item_t *it, const og_record_t *rec,
 /* One round over `items` (og_item_t *): each is ticked; those due take a
  * fresher response from the shared cache when there is one, else, unless
  * another server holds the lease on it (then they wait for its response,
- * og_track), take the lease and fetch through their chain, `r->batch`
- * jobs at a time. Returns when every transfer has ended. */
+ * og_track), take the lease (written, then read back lease_settle later)
+ * and fetch through their chain, `r->batch` jobs at a time. Returns when
+ * every transfer has ended. */
 void og_round_run(const og_round_t *r, apr_array_header_t *items,
                   apr_pool_t *p);
 

@@ -169,7 +169,24 @@ static struct {
     int reads, writes, drops;
     int steal;
     apr_status_t fail;
+    char ops[32];               /* R, W, D in order */
+    apr_time_t last_write, first_read_after;
 } lease_seen;
+
+static void lease_op(char op)
+{
+    size_t n = strlen(lease_seen.ops);
+
+    if (n + 1 < sizeof(lease_seen.ops))
+        lease_seen.ops[n] = op;
+    if (op == 'W') {
+        lease_seen.last_write = apr_time_now();
+        lease_seen.first_read_after = 0;
+    }
+    else if (op == 'R' && lease_seen.last_write
+             && !lease_seen.first_read_after)
+        lease_seen.first_read_after = apr_time_now();
+}
 
 static const unsigned char stranger_token[OG_LEASE_TOKEN_LEN] = "another server";
 
@@ -179,6 +196,7 @@ static apr_status_t lease(void *ctx, og_item_t *it, og_lease_op_e op,
     (void)ctx; (void)it; (void)p;
     if (lease_seen.fail)
         return lease_seen.fail;
+    lease_op("RWD"[op]);
     switch (op) {
     case OG_LEASE_READ:
         lease_seen.reads++;
@@ -542,6 +560,35 @@ static void a_failing_cache_fetches_without_a_lease(void **state)
     assert_int_equal(lease_seen.reads + lease_seen.writes, 0);
 }
 
+/* Every claim of a round is written before any is read back, and read
+ * back lease_settle later: servers that found no lease at the same moment
+ * have all written theirs by then, and only the last has it. */
+static void claims_settle_before_they_are_read_back(void **state)
+{
+    og_track_t track2;
+    og_item_t item2 = item;
+    apr_array_header_t *two = apr_array_make(pool, 2, sizeof(og_item_t *));
+    og_round_t settled = round_conf;
+    int before;
+
+    (void)state;
+    reset();
+    og_track_init(&track2, 0, 0);
+    item2.track = &track2;
+    APR_ARRAY_PUSH(two, og_item_t *) = &item;
+    APR_ARRAY_PUSH(two, og_item_t *) = &item2;
+    settled.io = &io_leased;
+    settled.lease_settle = apr_time_from_msec(30);
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&settled, two, pool);
+    assert_string_equal(lease_seen.ops, "RWRWRRDD");
+    assert_true(lease_seen.first_read_after - lease_seen.last_write
+                >= apr_time_from_msec(30));
+    assert_int_equal(srv.requests - before, 2);
+    assert_int_equal(track.leases_won + track2.leases_won, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -556,6 +603,7 @@ int main(void)
         cmocka_unit_test(a_lost_race_waits),
         cmocka_unit_test(a_dead_holder_costs_one_lease),
         cmocka_unit_test(a_failing_cache_fetches_without_a_lease),
+        cmocka_unit_test(claims_settle_before_they_are_read_back),
     };
     int rc;
 
