@@ -14,6 +14,8 @@
 #                   check a stapled handshake, purge it (as root; CI)
 #   make lint       cppcheck, clang-tidy and the SPDX licence lines
 #   make bench      handshake benchmark, contenders side by side (as root)
+#   make bench-fleet  1, 3 and 5 servers sharing a memcached, then a Redis:
+#                   requests to the responder in 45 s (as root; docs/fleet.md)
 #   make memcheck   the module under valgrind memcheck while it works (as root)
 #   make test-browser  Firefox ESR (headless) loads a must-staple page through a
 #                   responder outage, this module beside mod_ssl (as root;
@@ -49,7 +51,8 @@ DEB_BUILD_PKGS := build-essential debhelper dpkg-dev fakeroot lintian \
              libaprutil1-dev libcmocka-dev
 
 .PHONY: all install test unit apache-test demo deps deps-deb deb test-deb \
-        lint layout check-spdx clean bench memcheck test-browser browser-deps
+        lint layout check-spdx clean bench bench-fleet memcheck test-browser \
+        browser-deps
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -115,6 +118,9 @@ bench/fetch_scale: bench/fetch_scale.c $(SRC) $(wildcard src/*.h)
 
 bench: $(MODULE) bench/tls_load bench/fetch_scale
 	bash bench/run.sh
+
+bench-fleet: deps $(MODULE) bench/tls_load
+	bash bench/fleet.sh
 
 # --- a real browser through a responder outage (t/browser/) ------------------
 BROWSER_PKGS := firefox-esr libnss3-tools apache2 apache2-dev openssl perl \
