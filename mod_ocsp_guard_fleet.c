@@ -285,7 +285,13 @@ void og_fleet_load(server_rec *s, og_server_conf_t *sc, apr_pool_t *ptemp)
     apr_status_t rv = APR_SUCCESS;
     int i, taken = 0;
 
-    if (!og->shared.provider || apr_pool_create(&p, ptemp) != APR_SUCCESS)
+    /* Only the network caches: their instances are connections, and a
+     * second one is independent of the first (mod_socache_dbm's destroy,
+     * for one, removes the file both would name). */
+    if (!og->shared.provider
+        || (strcmp(sc->cache_name, "memcache") != 0
+            && strcmp(sc->cache_name, "redis") != 0)
+        || apr_pool_create(&p, ptemp) != APR_SUCCESS)
         return;
     memset(&tmp, 0, sizeof(tmp));
     tmp.provider = og->shared.provider;
