@@ -353,6 +353,8 @@ static apr_status_t lease_write(const og_round_t *r, og_item_t *it,
 static int lease_held(const og_round_t *r, og_item_t *it,
                       const og_lease_t *seen, apr_time_t now, apr_pool_t *p)
 {
+    const og_track_t *t = it->track;
+    apr_time_t since = t->lease_wait_since ? t->lease_wait_since : now;
     og_input_t in;
     og_step_t st;
 
@@ -368,7 +370,7 @@ static int lease_held(const og_round_t *r, og_item_t *it,
     say(r, OG_LOG_NOTICE, apr_psprintf(p, "OG00321: %s: no fresher response"
         " from the server holding the lease (pid %u) after waiting %"
         APR_TIME_T_FMT " ms: fetching it here", it->cert->subject, seen->pid,
-        apr_time_as_msec(r->policy.lease_time)));
+        apr_time_as_msec(now - since)));
     return 1;
 }
 
