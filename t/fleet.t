@@ -37,7 +37,7 @@ my @backends = (
     { name => 'memcached', bin => which('memcached'), provider => 'memcache', port => 11313 },
     { name => 'redis', bin => which('redis-server'), provider => 'redis', port => 16379 },
 );
-my $PER_BACKEND = 14;
+my $PER_BACKEND = 15;
 my $WINDOW = 15;           # seconds counted, one server beside three
 # OG_FLEET_BACKENDS=redis runs one (when looking into it)
 my @run = $ENV{OG_FLEET_BACKENDS}
@@ -218,6 +218,8 @@ for my $b (@run) {
     printf "# %s, %d s, 3 certificates, responder 50 ms away: one server alone"
          . " made %d requests, three servers sharing the cache %d (%.2fx)\n",
         $tag, $WINDOW, $one, $three, $one ? $three / $one : 0;
+    warn "# $tag: one server $one requests, three $three\n"
+        unless $one >= 6 && $three <= 1.5 * $one;
     ok $one >= 6;    # the window saw refreshes
     ok $three <= 1.5 * $one;    # the fleet asks about as often as one server
     stop_own_httpd($solo);
@@ -229,11 +231,21 @@ for my $b (@run) {
           "; $fetched requests since the start\n";
     ok t_cmp($m{up}, 3, "$tag: shared_cache_up 1 on every server");
     my $json = `curl -s 'http://127.0.0.1:$fleet[0]{sport}/s'`;
-    ok $m{reads} >= 3 && $m{misses} >= 1    # reads and misses counted; the JSON too
-       && $json =~ /"shared_cache":\{[^}]*"reads":\d+[^}]*"leases_won":\d+,"leases_lost":\d+\}/;
+    my ($shared) = $json =~ /("shared_cache":\{[^}]*\})/;
+    print "# $tag status JSON: ", $shared // substr($json, 0, 300), "\n";
+    my $moved = $m{reads} >= 3 && $m{misses} >= 1;
+    my $in_json = ($shared // '') =~ /"reads":\d+.*"leases_won":\d+,"leases_lost":\d+\}/;
+    warn "# $tag: reads $m{reads}, misses $m{misses}; status JSON: ",
+         $shared // substr($json, 0, 300), "\n" unless $moved && $in_json;
+    ok $moved;      # reads and misses counted
+    ok $in_json;    # the status JSON has them, with leases won and lost
     # a lease for each fetch (a fetch or two may be between its lease and
-    # its request when they are counted)
-    ok abs($m{leases_won} - $fetched) <= 2;
+    # its request when they are counted; on a loaded machine a fetch may
+    # time out and fail over past the relay, or the lone server's past its
+    # own relay to this one)
+    warn "# $tag: $m{leases_won} leases won, $fetched requests\n"
+        unless abs($m{leases_won} - $fetched) <= 2 + $fetched / 5;
+    ok abs($m{leases_won} - $fetched) <= 2 + $fetched / 5;
     ok $m{fetches_saved} >= 3;    # the others took the holder's response
 
     # 2. the lease holder killed in the middle of its fetch
@@ -274,6 +286,8 @@ for my $b (@run) {
          . " after it (the lease: %d s)%s; %d handshakes on the survivors meanwhile, %d"
          . " without a staple\n", $tag, $delay, $LEASE,
         $waited ? ', having waited for it (OG00321)' : '', $n, $gaps;
+    warn "# $tag: the next fetch began $delay s after the dead holder's\n"
+        unless $delay >= 0 && $delay <= $LEASE + 1;
     ok $delay >= 0 && $delay <= $LEASE + 1;    # at most one lease late
     ok t_cmp($gaps, 0, "$tag: no staple lost while the holder was dead");
     ok sum_metric('leases_lost', @survivors) >= 1;    # the survivors waited
