@@ -19,6 +19,8 @@
 #                   check a stapled handshake, purge it (as root; CI)
 #   make lint       cppcheck, clang-tidy, the layout and the SPDX lines
 #   make bench      handshake benchmark, contenders side by side (as root)
+#   make bench-fleet  1, 3 and 5 servers sharing a memcached, then a Redis:
+#                   requests to the responder in 45 s (as root; docs/fleet.md)
 #   make memcheck   the module under valgrind memcheck while it works (as root)
 #   make test-browser  Firefox ESR (headless) loads a must-staple page through a
 #                   responder outage, this module beside mod_ssl (as root;
@@ -32,12 +34,14 @@ APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror
 SRC       := src/og_cert.c src/og_chain.c src/og_error.c src/og_event.c \
-             src/og_fetch.c src/og_parse.c src/og_record.c src/og_report.c \
+             src/og_fetch.c src/og_lease.c src/og_parse.c src/og_record.c \
+             src/og_report.c \
              src/og_round.c src/og_sched.c src/og_store.c src/og_track.c \
              src/og_validate.c src/og_ways.c
 GLUE      := mod_ocsp_guard.c mod_ocsp_guard_cache.c mod_ocsp_guard_config.c \
-             mod_ocsp_guard_events.c mod_ocsp_guard_handshake.c \
-             mod_ocsp_guard_modssl.c mod_ocsp_guard_statedir.c \
+             mod_ocsp_guard_events.c mod_ocsp_guard_fleet.c \
+             mod_ocsp_guard_handshake.c mod_ocsp_guard_modssl.c \
+             mod_ocsp_guard_statedir.c \
              mod_ocsp_guard_status.c mod_ocsp_guard_watchdog.c
 HDR       := mod_ocsp_guard.h $(wildcard src/*.h)
 LIBS      := -lcurl -lssl -lcrypto
@@ -53,14 +57,16 @@ APR_LIBS   = $(shell apr-1-config --link-ld --libs 2>/dev/null) \
 DEB_PKGS  := make gcc libc6-dev apache2 apache2-dev libcurl4-openssl-dev \
              libssl-dev openssl libapache2-mod-perl2 libcmocka-dev curl \
              iproute2 util-linux procps faketime perl squid memcached \
-             gnuplot-nox valgrind clang libclang-rt-14-dev libjansson-dev
+             redis-server gnuplot-nox valgrind clang libclang-rt-14-dev \
+             libjansson-dev
 DEB_BUILD_PKGS := build-essential debhelper dpkg-dev fakeroot lintian \
              apache2-dev libcurl4-openssl-dev libssl-dev libapr1-dev \
              libaprutil1-dev libcmocka-dev
 
 .PHONY: all install test unit unit-asan fuzz fuzz-build fuzz-smoke \
         apache-test demo deps deps-deb deb test-deb lint layout check-spdx \
-        clean bench memcheck test-browser browser-deps asan test-asan
+        clean bench bench-fleet memcheck test-browser browser-deps asan \
+        test-asan
 
 PREFIX    ?= /usr/local
 TOOL      := ocsp-guard
@@ -218,6 +224,9 @@ bench/fetch_scale: bench/fetch_scale.c $(SRC) $(wildcard src/*.h)
 
 bench: $(MODULE) bench/tls_load bench/fetch_scale
 	bash bench/run.sh
+
+bench-fleet: deps $(MODULE) bench/tls_load
+	bash bench/fleet.sh
 
 # --- a real browser through a responder outage (t/browser/) ------------------
 BROWSER_PKGS := firefox-esr libnss3-tools apache2 apache2-dev openssl perl \

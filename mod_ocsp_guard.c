@@ -70,6 +70,11 @@ static og_entry_t *og_entry_for(const char *id, apr_size_t id_len,
     else {
         og_share_issuer(e->cert);
         og_track_init(&e->track, e->cert->not_after, e->cert->must_staple);
+        /* alike on every server of a fleet (og_sched_shared_jitter) */
+        e->track.seed = ((apr_uint32_t)e->cert->sha1[0] << 24)
+                        | ((apr_uint32_t)e->cert->sha1[1] << 16)
+                        | ((apr_uint32_t)e->cert->sha1[2] << 8)
+                        | (apr_uint32_t)e->cert->sha1[3];
     }
     apr_hash_set(og->by_id, e->id, (apr_ssize_t)e->id_len, e);
     APR_ARRAY_PUSH(og->entries, og_entry_t *) = e;
@@ -281,10 +286,10 @@ static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if ((status = og_setup_caches(pconf, ptemp, s, sc)) != OK
         || (status = og_setup_shm(s, pconf)) != OK)
         return status;
-    if (og->shared.provider)
-        og->io.lookup = og_shared_lookup;
+    og_fleet_setup();
     og_setup_state_dir(s, sc, pconf);
     og_load_persisted(s, ptemp);
+    og_fleet_load(s, sc, ptemp);
 
     if (og_fetch_global_init() != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, OGLOGNO(00111)

@@ -153,6 +153,8 @@ typedef struct {
     apr_uint32_t store_failures;
     apr_uint32_t cache_rejected;
     apr_uint32_t cache_taken;
+    apr_uint32_t leases_won;
+    apr_uint32_t leases_lost;
     apr_time_t this_update;
     apr_time_t next_update;
     apr_time_t last_success;
@@ -221,6 +223,7 @@ typedef struct {
     pid_t notify_pids[OG_NOTIFY_MAX_PENDING]; /* running, to be reaped */
     apr_time_t notify_started[OG_NOTIFY_MAX_PENDING];
     og_shared_view_t shared_stats;  /* the fetcher's own count */
+    int starting;                   /* the parent takes responses in */
     apr_hash_t *modssl;             /* og_modssl_t by <VirtualHost> place */
     og_modssl_t *modssl_main;
 } og_state_t;
@@ -233,11 +236,24 @@ extern og_state_t *og;
 int og_setup_caches(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                     og_server_conf_t *sc);
 void og_caches_child_init(apr_pool_t *pchild, server_rec *s);
+/* One socache operation, under the cache's mutex when it needs one. */
+apr_status_t og_cache_read(og_cache_t *c, const unsigned char *id,
+                           unsigned int id_len, unsigned char *buf,
+                           unsigned int *len, apr_pool_t *p);
+apr_status_t og_cache_write(og_cache_t *c, const unsigned char *id,
+                            unsigned int id_len, apr_time_t expiry,
+                            const unsigned char *buf, apr_size_t len,
+                            apr_pool_t *p);
+apr_status_t og_cache_del(og_cache_t *c, const unsigned char *id,
+                          unsigned int id_len, apr_pool_t *p);
 /* A record from `cache` into buf (og->record_max bytes), decoded and
  * checked to be this certificate's. */
 apr_status_t og_cache_get(og_cache_t *cache, const og_entry_t *e,
                           unsigned char *buf, og_record_t *rec,
                           apr_pool_t *p);
+apr_status_t og_cache_put(og_cache_t *cache, const og_entry_t *e,
+                          const unsigned char *buf, apr_size_t len,
+                          apr_time_t expiry, apr_pool_t *p);
 
 /* ------------------------------------------------------------------ */
 /* the state dir (mod_ocsp_guard_statedir.c)                          */
@@ -256,13 +272,27 @@ void og_state_save(const og_entry_t *e, const unsigned char *record,
 apr_status_t og_keep(void *ctx, og_item_t *it, const og_record_t *rec,
                      const unsigned char *record, apr_size_t len,
                      og_origin_e origin, apr_pool_t *p);
-apr_status_t og_shared_lookup(void *ctx, og_item_t *it, og_record_t *rec,
-                              apr_pool_t *p);
 /* The fetcher's regular look at the caches: records children found gone
  * from the local cache put back; the shared cache probed, and refilled
  * when it lost what it held. */
 void og_caches_check(apr_time_t now, apr_pool_t *p);
-void og_caches_fetcher_init(apr_pool_t *p);
+
+/* ------------------------------------------------------------------ */
+/* the fleet: the shared cache (mod_ocsp_guard_fleet.c)               */
+
+/* The round's lookup and lease callbacks, when there is a shared cache. */
+void og_fleet_setup(void);
+/* At start-up, in the parent: what the fleet already fetched. */
+void og_fleet_load(server_rec *s, og_server_conf_t *sc, apr_pool_t *ptemp);
+void og_fleet_fetcher_init(apr_pool_t *p);
+/* Probe the shared cache when it is time, refill it when it lost all. */
+void og_fleet_check(apr_time_t now, apr_pool_t *p);
+void og_shared_down(const char *why, apr_status_t rv, apr_pool_t *p);
+/* og_round_io_t callbacks */
+apr_status_t og_shared_lookup(void *ctx, og_item_t *it, og_record_t *rec,
+                              apr_pool_t *p);
+apr_status_t og_fleet_lease(void *ctx, og_item_t *it, og_lease_op_e op,
+                            og_lease_t *lease, apr_pool_t *p);
 
 /* ------------------------------------------------------------------ */
 /* the handshake path (mod_ocsp_guard_handshake.c)                    */

@@ -30,8 +30,6 @@
 #define OG_SHARED_MUTEX   "ocsp-guard-shared"
 #define OG_CACHE_FILE     "ocsp_guard_cache"
 #define OG_CACHE_MIN_SIZE ((apr_size_t)512 * 1024)
-/* how often the fetcher asks the shared cache whether it is there */
-#define OG_SHARED_PROBE   apr_time_from_sec(5)
 
 /* ------------------------------------------------------------------ */
 /* socache instances                                                  */
@@ -47,7 +45,7 @@ static void og_cache_unlock(og_cache_t *c)
         apr_global_mutex_unlock(c->mutex);
 }
 
-static apr_status_t og_cache_read(og_cache_t *c, const unsigned char *id,
+apr_status_t og_cache_read(og_cache_t *c, const unsigned char *id,
                                   unsigned int id_len, unsigned char *buf,
                                   unsigned int *len, apr_pool_t *p)
 {
@@ -60,7 +58,7 @@ static apr_status_t og_cache_read(og_cache_t *c, const unsigned char *id,
     return rv;
 }
 
-static apr_status_t og_cache_write(og_cache_t *c, const unsigned char *id,
+apr_status_t og_cache_write(og_cache_t *c, const unsigned char *id,
                                    unsigned int id_len, apr_time_t expiry,
                                    const unsigned char *buf, apr_size_t len,
                                    apr_pool_t *p)
@@ -71,6 +69,18 @@ static apr_status_t og_cache_write(og_cache_t *c, const unsigned char *id,
         return rv;
     rv = c->provider->store(c->instance, og->s, id, id_len, expiry,
                             (unsigned char *)buf, (unsigned int)len, p);
+    og_cache_unlock(c);
+    return rv;
+}
+
+apr_status_t og_cache_del(og_cache_t *c, const unsigned char *id,
+                          unsigned int id_len, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if ((rv = og_cache_lock(c)) != APR_SUCCESS)
+        return rv;
+    rv = c->provider->remove(c->instance, og->s, id, id_len, p);
     og_cache_unlock(c);
     return rv;
 }
@@ -92,9 +102,9 @@ apr_status_t og_cache_get(og_cache_t *cache, const og_entry_t *e,
     return rv;
 }
 
-static apr_status_t og_cache_put(og_cache_t *cache, const og_entry_t *e,
-                                 const unsigned char *buf, apr_size_t len,
-                                 apr_time_t expiry, apr_pool_t *p)
+apr_status_t og_cache_put(og_cache_t *cache, const og_entry_t *e,
+                          const unsigned char *buf, apr_size_t len,
+                          apr_time_t expiry, apr_pool_t *p)
 {
     return og_cache_write(cache, (const unsigned char *)e->id,
                           (unsigned int)e->id_len, expiry, buf, len, p);
@@ -285,132 +295,6 @@ void og_caches_child_init(apr_pool_t *pchild, server_rec *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* the shared cache                                                   */
-
-static struct {
-    unsigned char id[16];           /* this fetcher's probe key */
-    apr_time_t next;                /* next probe */
-    int known;                      /* probed at least once */
-} og_probe;
-
-static void og_shared_down(const char *why, apr_status_t rv, apr_pool_t *p)
-{
-    og_event_t ev;
-
-    if (og_probe.known && !og->shared_stats.reachable)
-        return;                     /* said already */
-    og_probe.known = 1;
-    og->shared_stats.reachable = 0;
-    og_shared_publish();
-    ap_log_error(APLOG_MARK, APLOG_ERR, rv, og->s, OGLOGNO(00310)
-                 "the shared cache %s %s: this server keeps stapling from its"
-                 " own cache and state dir, and refills the shared cache"
-                 " when it is back", og->shared.desc, why);
-    og_event_init(&ev, "shared_cache_down", "error", apr_time_now());
-    ev.responder = og->shared.desc;
-    ev.detail = apr_psprintf(p, "the shared cache %s; this server keeps"
-                             " stapling from its own cache", why);
-    og_emit(NULL, &ev, 0, p);
-}
-
-/* Put this server's validated responses into the shared cache where it
- * holds none or an older one: after it lost them (restarted, flushed) or
- * could not take them (down). */
-static int og_shared_refill(apr_time_t now, apr_pool_t *p)
-{
-    int i, put = 0;
-
-    for (i = 0; i < og->items->nelts; i++) {
-        og_item_t *it = APR_ARRAY_IDX(og->items, i, og_item_t *);
-        og_entry_t *e = it->baton;
-        unsigned char *buf;
-        og_record_t rec;
-        apr_pool_t *sub;
-
-        if (e->track.next_update <= now
-            || apr_pool_create(&sub, p) != APR_SUCCESS)
-            continue;
-        buf = apr_palloc(sub, og->record_max);
-        if (!(og_cache_get(&og->shared, e, buf, &rec, sub) == APR_SUCCESS
-              && rec.this_update >= e->track.this_update)
-            && og_cache_get(&og->local, e, buf, &rec, sub) == APR_SUCCESS
-            && og_cache_put(&og->shared, e, buf,
-                            og_record_size(&rec), rec.next_update, sub)
-                   == APR_SUCCESS)
-            put++;
-        apr_pool_destroy(sub);
-    }
-    og->shared_stats.repopulated += (unsigned)put;
-    return put;
-}
-
-/* Is the shared cache there, and does it still hold what we put in it?
- * A key of this fetcher's own tells: found, all is well; missing but
- * storable, the cache lost what it held; not storable, it is down. */
-static void og_shared_check(apr_time_t now, apr_pool_t *p)
-{
-    unsigned char buf[16];
-    unsigned int len = sizeof(buf);
-    static const unsigned char mark[8] = "OGPROBE1";
-    int was_up = og_probe.known && og->shared_stats.reachable;
-    apr_status_t rv;
-    og_event_t ev;
-    int put;
-
-    og_probe.next = now + OG_SHARED_PROBE;
-    rv = og_cache_read(&og->shared, og_probe.id, sizeof(og_probe.id), buf,
-                       &len, p);
-    if (rv == APR_SUCCESS && was_up)
-        return;
-    if (rv != APR_SUCCESS) {
-        rv = og_cache_write(&og->shared, og_probe.id, sizeof(og_probe.id),
-                            now + apr_time_from_sec(86400), mark,
-                            sizeof(mark), p);
-        if (rv != APR_SUCCESS) {
-            og_shared_down("cannot be reached", rv, p);
-            return;
-        }
-    }
-    put = og_shared_refill(now, p);
-    og->shared_stats.reachable = 1;
-    og_shared_publish();
-    if (!og_probe.known) {
-        og_probe.known = 1;
-        return;                     /* the first look after start-up */
-    }
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, og->s, OGLOGNO(00311)
-                 "the shared cache %s %s; %d response(s) put back",
-                 og->shared.desc, was_up ? "had lost what it held (restarted"
-                 " or flushed)" : "answers again", put);
-    og_event_init(&ev, was_up ? "shared_cache_repopulated"
-                              : "shared_cache_up", "notice", now);
-    ev.responder = og->shared.desc;
-    ev.count = put;
-    ev.detail = apr_psprintf(p, "the shared cache %s; %d response(s) put"
-                             " back", was_up ? "had lost what it held"
-                             : "answers again", put);
-    og_emit(NULL, &ev, 0, p);
-}
-
-apr_status_t og_shared_lookup(void *ctx, og_item_t *it, og_record_t *rec,
-                              apr_pool_t *p)
-{
-    og_entry_t *e = it->baton;
-    unsigned char *buf = apr_palloc(p, og->record_max);
-    apr_status_t rv;
-
-    (void)ctx;
-    og->shared_stats.reads++;
-    rv = og_cache_get(&og->shared, e, buf, rec, p);
-    if (rv == APR_SUCCESS || rv == APR_EINVAL)
-        return rv;
-    if (rv == APR_ENOMEM)
-        return APR_EINVAL;          /* larger than any response we take */
-    og->shared_stats.misses++;
-    return APR_NOTFOUND;
-}
-
-/* ------------------------------------------------------------------ */
 /* keeping a validated response                                       */
 
 apr_status_t og_keep(void *ctx, og_item_t *it, const og_record_t *rec,
@@ -423,7 +307,9 @@ apr_status_t og_keep(void *ctx, og_item_t *it, const og_record_t *rec,
     (void)ctx;
     if (origin != OG_FROM_LOCAL)
         rv = og_local_store(e, record, len, rec->next_update, p);
-    if (origin == OG_FROM_FETCH || origin == OG_FROM_SHARED)
+    /* (not from the parent at start-up: files it wrote would be root's) */
+    if ((origin == OG_FROM_FETCH || origin == OG_FROM_SHARED)
+        && !og->starting)
         og_state_save(e, record, len, p);
     if (origin == OG_FROM_FETCH && og->shared.provider) {
         shared_rv = og_cache_put(&og->shared, e, record, len,
@@ -483,14 +369,6 @@ static void og_restore(og_entry_t *e, apr_time_t now, apr_pool_t *p)
     og_round_apply(&og->round, &e->item, &in, now, &st, p);
 }
 
-void og_caches_fetcher_init(apr_pool_t *p)
-{
-    (void)p;
-    apr_generate_random_bytes(og_probe.id, sizeof(og_probe.id));
-    og_probe.next = 0;
-    og_probe.known = 0;
-}
-
 void og_caches_check(apr_time_t now, apr_pool_t *p)
 {
     static apr_uint32_t seen_missing;
@@ -505,6 +383,6 @@ void og_caches_check(apr_time_t now, apr_pool_t *p)
                 og_restore(e, now, p);
         }
     }
-    if (og->shared.provider && now >= og_probe.next)
-        og_shared_check(now, p);
+    if (og->shared.provider)
+        og_fleet_check(now, p);
 }

@@ -38,6 +38,8 @@ void og_slot_publish(void *ctx, og_item_t *it)
     slot->store_failures = t->store_failures;
     slot->cache_rejected = t->cache_rejected;
     slot->cache_taken = t->cache_taken;
+    slot->leases_won = t->leases_won;
+    slot->leases_lost = t->leases_lost;
     slot->this_update = t->this_update;
     slot->next_update = t->next_update;
     slot->last_success = t->last_success;
@@ -128,6 +130,8 @@ static void og_view_of(og_view_t *v, const og_entry_t *e, apr_time_t now,
     v->store_failures = slot->store_failures;
     v->cache_rejected = slot->cache_rejected;
     v->cache_taken = slot->cache_taken;
+    v->leases_won = slot->leases_won;
+    v->leases_lost = slot->leases_lost;
     v->staples_served = slot->staples_served;
     v->unstapled = slot->unstapled;
 }

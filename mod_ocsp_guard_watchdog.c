@@ -116,7 +116,7 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, og->s, OGLOGNO(00206)
                      "fetcher started in pid %" APR_PID_T_FMT " for %d"
                      " certificate(s)", getpid(), og->owned);
-        og_caches_fetcher_init(p);
+        og_fleet_fetcher_init(p);
         /* kept for the fetcher's life: connections to responders (keep
          * alive between rounds) and what was learned about them */
         if (apr_pool_create(&og->fetcher_pool, NULL) == APR_SUCCESS) {

@@ -114,3 +114,38 @@ const char *og_source_name(og_source_e s)
     }
     return "unknown";
 }
+
+/* Layout: magic[4] version[1] reserved[3] sha1[20] token[16] until[8]
+ *         pid[4]                                          = 56 */
+void og_lease_encode(const og_lease_t *l, unsigned char buf[OG_LEASE_LEN])
+{
+    memset(buf, 0, OG_LEASE_LEN);
+    buf[0] = 'O';
+    buf[1] = 'G';
+    buf[2] = 'L';
+    buf[3] = '1';
+    buf[4] = OG_RECORD_VERSION;
+    memcpy(buf + 8, l->cert_sha1, OG_CERT_SHA1_LEN);
+    memcpy(buf + 28, l->token, OG_LEASE_TOKEN_LEN);
+    put64(buf + 44, (apr_uint64_t)l->until);
+    put32(buf + 52, l->pid);
+}
+
+apr_status_t og_lease_decode(og_lease_t *l, const unsigned char *buf,
+                             apr_size_t len)
+{
+    if (!buf || len != OG_LEASE_LEN || memcmp(buf, OG_LEASE_MAGIC, 4) != 0
+        || buf[4] != OG_RECORD_VERSION)
+        return APR_EINVAL;
+    memcpy(l->cert_sha1, buf + 8, OG_CERT_SHA1_LEN);
+    memcpy(l->token, buf + 28, OG_LEASE_TOKEN_LEN);
+    l->until = (apr_time_t)get64(buf + 44);
+    l->pid = get32(buf + 52);
+    return APR_SUCCESS;
+}
+
+int og_lease_mine(const og_lease_t *l,
+                  const unsigned char token[OG_LEASE_TOKEN_LEN])
+{
+    return memcmp(l->token, token, OG_LEASE_TOKEN_LEN) == 0;
+}

@@ -45,4 +45,33 @@ apr_status_t og_record_decode(og_record_t *r, const unsigned char *buf,
 
 const char *og_source_name(og_source_e s);
 
+/* A lease: "this fetcher is fetching this certificate's response now",
+ * kept in the shared cache beside the record, under its own key, for a
+ * little longer than one fetch may take. Others that find it wait for the
+ * holder's response instead of fetching too. Like the record, it is
+ * untrusted input: it can only make a server wait, and never for longer
+ * than its own policy says (og_track). */
+#define OG_LEASE_MAGIC     "OGL1"
+#define OG_LEASE_TOKEN_LEN 16
+#define OG_LEASE_LEN       56
+
+typedef struct {
+    unsigned char cert_sha1[OG_CERT_SHA1_LEN];
+    unsigned char token[OG_LEASE_TOKEN_LEN];    /* the holder: a fetcher's
+                                                 * random id */
+    apr_time_t until;               /* by the holder's clock, for people */
+    apr_uint32_t pid;               /* the holder's process, for people */
+} og_lease_t;
+
+/* Encode into buf (OG_LEASE_LEN bytes). */
+void og_lease_encode(const og_lease_t *l, unsigned char buf[OG_LEASE_LEN]);
+
+/* APR_EINVAL for anything that is not a lease of this layout. */
+apr_status_t og_lease_decode(og_lease_t *l, const unsigned char *buf,
+                             apr_size_t len);
+
+/* 1 when `l` was written by the fetcher whose id is `token`. */
+int og_lease_mine(const og_lease_t *l,
+                  const unsigned char token[OG_LEASE_TOKEN_LEN]);
+
 #endif

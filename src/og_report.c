@@ -86,12 +86,14 @@ const char *og_report_json(apr_pool_t *p, const og_report_t *r,
     apr_array_header_t *out = apr_array_make(p, 16 + n * 8,
                                              sizeof(const char *));
     const og_shared_view_t *sh = &r->shared;
-    unsigned rejected = 0, taken = 0;
+    unsigned rejected = 0, taken = 0, won = 0, lost = 0;
     int i;
 
     for (i = 0; i < n; i++) {
         rejected += views[i].cache_rejected;
         taken += views[i].cache_taken;
+        won += views[i].leases_won;
+        lost += views[i].leases_lost;
     }
     put(out, apr_psprintf(p, "{\"module\":%s,\"now\":%s,\"cache\":%s,",
                           js(p, r->module), js_time(p, r->now),
@@ -100,9 +102,10 @@ const char *og_report_json(apr_pool_t *p, const og_report_t *r,
         put(out, apr_psprintf(p, "\"shared_cache\":{\"name\":%s,"
             "\"reachable\":%s,\"reads\":%u,\"misses\":%u,"
             "\"store_failures\":%u,\"rejected\":%u,\"fetches_saved\":%u,"
-            "\"repopulated\":%u},", js(p, sh->name),
-            sh->reachable ? "true" : "false", sh->reads, sh->misses,
-            sh->store_failures, rejected, taken, sh->repopulated));
+            "\"repopulated\":%u,\"leases_won\":%u,\"leases_lost\":%u},",
+            js(p, sh->name), sh->reachable ? "true" : "false", sh->reads,
+            sh->misses, sh->store_failures, rejected, taken, sh->repopulated,
+            won, lost));
     put(out, "\"responders\":[");
     for (i = 0; i < r->nresponders; i++) {
         const og_responder_view_t *rv = &r->responders[i];
@@ -265,9 +268,14 @@ static void prom_shared(apr_pool_t *p, apr_array_header_t *out,
           "Fetches saved by a fresher response another server stored" },
         { "ocsp_guard_shared_cache_repopulated_total",
           "Records put back into the shared cache after it lost them" },
+        { "ocsp_guard_shared_cache_leases_won_total",
+          "Fetches this server made for the fleet, under its lease" },
+        { "ocsp_guard_shared_cache_leases_lost_total",
+          "Times this server waited for another server's fetch (its lease)"
+          " instead of fetching" },
     };
     unsigned values[] = { sh->reads, sh->misses, sh->store_failures, 0, 0,
-                          sh->repopulated };
+                          sh->repopulated, 0, 0 };
     const char *cache = og_prom_label(p, sh->name);
     size_t i;
     int k;
@@ -275,6 +283,8 @@ static void prom_shared(apr_pool_t *p, apr_array_header_t *out,
     for (k = 0; k < n; k++) {
         values[3] += views[k].cache_rejected;
         values[4] += views[k].cache_taken;
+        values[6] += views[k].leases_won;
+        values[7] += views[k].leases_lost;
     }
     help(p, out, "ocsp_guard_shared_cache_up", "gauge",
          "1 when the shared cache answered at the last look");

@@ -42,6 +42,8 @@ typedef struct {
     unsigned store_failures;
     unsigned cache_rejected;
     unsigned cache_taken;
+    unsigned leases_won;        /* fetched under this server's lease */
+    unsigned leases_lost;       /* waited for another server's fetch */
     unsigned staples_served;
     unsigned unstapled;
 } og_view_t;

@@ -14,6 +14,7 @@ typedef struct {
     int way;
     int probe;                      /* only this way: a down responder's
                                      * probe, for a certificate not due */
+    int leased;                     /* this fetcher holds the lease on it */
     apr_pool_t *pool;
 } og_job_t;
 
@@ -35,7 +36,7 @@ static double jitter(const og_round_t *r)
     return (r->jitter ? r->jitter : no_jitter)();
 }
 
-static void say(const og_round_t *r, int level, const char *line)
+void og_round_say(const og_round_t *r, int level, const char *line)
 {
     if (r->io->log)
         r->io->log(r->io->ctx, level, line);
@@ -53,17 +54,17 @@ static void act(const og_round_t *r, og_item_t *it, og_step_t *st,
         og_event_t *ev = &st->events[i];
 
         if (!strcmp(ev->event, "staple_expired"))
-            say(r, OG_LOG_ERR, apr_psprintf(p, "OG00205: %s: the last good"
+            og_round_say(r, OG_LOG_ERR, apr_psprintf(p, "OG00205: %s: the last good"
                 " response expired at %s and no fresh one could be fetched:"
                 " no staple is sent until a responder answers", subject,
                 fmt_time(p, it->track->next_update)));
         else if (!strcmp(ev->event, "cert_expired"))
-            say(r, OG_LOG_ERR, apr_psprintf(p, "OG00208: %s (serial %s): the"
+            og_round_say(r, OG_LOG_ERR, apr_psprintf(p, "OG00208: %s (serial %s): the"
                 " certificate expired at %s: renew it; no more OCSP"
                 " requests are made for it", subject, it->cert->serial_hex,
                 fmt_time(p, it->track->not_after)));
         else if (!strcmp(ev->event, "recovered"))
-            say(r, OG_LOG_NOTICE, apr_psprintf(p, "OG00202: %s: recovered"
+            og_round_say(r, OG_LOG_NOTICE, apr_psprintf(p, "OG00202: %s: recovered"
                 " after %ld failed round(s): fresh response from %s",
                 subject, ev->count, ev->responder));
         if (r->io->emit)
@@ -154,7 +155,7 @@ int og_round_offer(const og_round_t *r, og_item_t *it, const og_record_t *rec,
     in.cache = where;
     og_round_apply(r, it, &in, now, &st, p);
     if (origin == OG_FROM_SHARED)
-        say(r, OG_LOG_INFO, apr_psprintf(p, "OG00207: %s: a fresher response,"
+        og_round_say(r, OG_LOG_INFO, apr_psprintf(p, "OG00207: %s: a fresher response,"
             " valid until %s, was already in the cache %s (stored by another"
             " server or an earlier fetcher): taken", it->cert->subject,
             fmt_time(p, v.next_update), where));
@@ -169,7 +170,7 @@ static void responder_changed(const og_round_t *r, const og_responder_t *rs,
     og_event_t ev;
 
     if (rs->down) {
-        say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00210: %s is down [%s]:"
+        og_round_say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00210: %s is down [%s]:"
             " certificates that would ask it try their next way at once"
             " until it answers again (next probe in %" APR_TIME_T_FMT " s)",
             rs->key, og_error_name(rs->last_error),
@@ -181,7 +182,7 @@ static void responder_changed(const og_round_t *r, const og_responder_t *rs,
                     " once; it is probed again with backoff";
     }
     else {
-        say(r, OG_LOG_NOTICE, apr_psprintf(p, "OG00211: %s answers again:"
+        og_round_say(r, OG_LOG_NOTICE, apr_psprintf(p, "OG00211: %s answers again:"
             " used again in its place in every chain", rs->key));
         og_event_init(&ev, "responder_up", "notice", now);
         ev.detail = "it answered again and is used again in its place";
@@ -255,14 +256,14 @@ static void fetched(og_job_t *job, og_fetch_t *f, const og_validation_t *v,
     in.cache = "the local cache";
     in.size = len;
     if (rv != APR_SUCCESS) {
-        say(r, OG_LOG_ERR, apr_psprintf(p, "OG00301: %s: valid response from"
+        og_round_say(r, OG_LOG_ERR, apr_psprintf(p, "OG00301: %s: valid response from"
             " %s could not be stored in the cache; it is too small or"
             " failing", it->cert->subject, f->url));
         og_round_apply(r, it, &in, now, &st, p);
         return;
     }
     og_round_apply(r, it, &in, now, &st, p);
-    say(r, v->cert_status == OG_CERT_REVOKED ? OG_LOG_CRIT : OG_LOG_INFO,
+    og_round_say(r, v->cert_status == OG_CERT_REVOKED ? OG_LOG_CRIT : OG_LOG_INFO,
         apr_psprintf(p, "OG00201: %s (serial %s): OCSP status %s from %s (%s,"
                      " %s, %" APR_SIZE_T_FMT " bytes, %" APR_TIME_T_FMT " ms),"
                      " valid until %s, next refresh in %" APR_TIME_T_FMT " s",
@@ -299,7 +300,7 @@ static og_fetch_t *way_failed(og_job_t *job, og_fetch_t *f, og_error_e err,
     in.http_status = f->http_status;
     in.elapsed_ms = (long)apr_time_as_msec(f->elapsed);
     og_round_apply(r, it, &in, now, &st, p);
-    say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00203: %s: fetch from %s (%s)"
+    og_round_say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00203: %s: fetch from %s (%s)"
         " failed [%s, as mod_ssl's %s]: %s%s", it->cert->subject,
         og_way_desc(p, w), og_source_name(w->source), og_error_name(err),
         og_error_ah(err) ? og_error_ah(err) : "-", detail,
@@ -311,7 +312,7 @@ static og_fetch_t *way_failed(og_job_t *job, og_fetch_t *f, og_error_e err,
         return job_fetch(job, now);
     og_input_init(&in, OG_IN_ROUND_FAILED);
     og_round_apply(r, it, &in, now, &st, p);
-    say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00204: %s: every responder"
+    og_round_say(r, OG_LOG_WARNING, apr_psprintf(p, "OG00204: %s: every responder"
         " failed (%d in a row); next attempt in %" APR_TIME_T_FMT " s;"
         " staple %s", it->cert->subject, t->failures,
         apr_time_sec(t->next_attempt - now),
@@ -319,6 +320,16 @@ static og_fetch_t *way_failed(og_job_t *job, og_fetch_t *f, og_error_e err,
             ? apr_psprintf(p, "valid until %s", fmt_time(p, t->next_update))
             : "none"));
     return NULL;
+}
+
+/* The job is over, its response kept (or every way failed): the lease
+ * goes, so that the next round, here or on another server, need not wait
+ * for it to run out. */
+static void job_end(og_job_t *job)
+{
+    if (job->leased)
+        og_round_lease_drop(job->round, job->it, job->pool);
+    apr_pool_destroy(job->pool);
 }
 
 static og_fetch_t *job_done(og_fetch_t *f, void *ctx)
@@ -333,7 +344,7 @@ static og_fetch_t *job_done(og_fetch_t *f, void *ctx)
         if (og_validate_response(job->it->cert, f->body, f->body_len, now,
                                  job->round->skew, &v, job->pool) == OG_OK) {
             fetched(job, f, &v, now);
-            apr_pool_destroy(job->pool);
+            job_end(job);
             return NULL;
         }
         follow = way_failed(job, f, v.error, v.detail, &v, now);
@@ -342,12 +353,12 @@ static og_fetch_t *job_done(og_fetch_t *f, void *ctx)
         follow = way_failed(job, f, f->error, f->detail, NULL, now);
     }
     if (!follow)
-        apr_pool_destroy(job->pool);
+        job_end(job);
     return follow;
 }
 
 /* Due, and the shared cache may hold what another server fetched. 1 when
- * it did (nothing to fetch). */
+ * it did (nothing to fetch), 0 when it did not, -1 when it is failing. */
 static int take_shared(const og_round_t *r, og_item_t *it, apr_time_t now,
                        apr_pool_t *p)
 {
@@ -372,6 +383,9 @@ static int take_shared(const og_round_t *r, og_item_t *it, apr_time_t now,
         in.cache = r->io->shared_name;
         og_round_apply(r, it, &in, now, &st, sub);
     }
+    else if (rv != APR_NOTFOUND) {
+        taken = -1;
+    }
     apr_pool_destroy(sub);
     return taken;
 }
@@ -382,6 +396,7 @@ typedef struct {
     og_item_t *it;
     int way;                        /* where to start */
     int probe;                      /* that way only: a responder's probe */
+    int leased;                     /* under this fetcher's lease */
 } og_due_t;
 
 typedef struct {
@@ -404,8 +419,6 @@ static og_fetch_t *next_fetch(void *ctx)
         og_job_t *job;
         og_fetch_t *f;
 
-        if (!d->probe && take_shared(r, it, now, run->pool))
-            continue;
         if (apr_pool_create(&job_pool, run->pool) != APR_SUCCESS)
             return NULL;
         job = apr_pcalloc(job_pool, sizeof(*job));
@@ -413,10 +426,11 @@ static og_fetch_t *next_fetch(void *ctx)
         job->it = it;
         job->way = d->way;
         job->probe = d->probe;
+        job->leased = d->leased;
         job->pool = job_pool;
         if ((f = job_fetch(job, now)) != NULL)
             return f;
-        apr_pool_destroy(job_pool);
+        job_end(job);
     }
     return NULL;
 }
@@ -453,6 +467,7 @@ static void add_probes(const og_round_t *r, apr_array_header_t *items,
                     d->it = it;
                     d->way = w;
                     d->probe = 1;
+                    d->leased = 0;
                     found = 1;
                 }
             }
@@ -463,6 +478,7 @@ static void add_probes(const og_round_t *r, apr_array_header_t *items,
 void og_round_run(const og_round_t *r, apr_array_header_t *items,
                   apr_pool_t *p)
 {
+    apr_array_header_t *claimed = apr_array_make(p, 8, sizeof(og_item_t *));
     apr_time_t now = apr_time_now();
     og_fetcher_t *fetcher = r->fetcher;
     og_run_t run;
@@ -476,16 +492,50 @@ void og_round_run(const og_round_t *r, apr_array_header_t *items,
         og_item_t *it = APR_ARRAY_IDX(items, i, og_item_t *);
         og_input_t in;
         og_step_t st;
+        og_claim_e claim = OG_CLAIM_NONE;
+        og_due_t *d;
+        int shared;
 
         og_input_init(&in, OG_IN_TICK);
         og_track_step(it->track, &r->policy, &in, now, jitter(r), &st, p);
         if (st.nevents)
             act(r, it, &st, p);
-        if (st.fetch && it->chain->nelts > 0) {
-            og_due_t *d = apr_array_push(run.due);
-            d->it = it;
-            d->way = 0;
-            d->probe = 0;
+        if (!st.fetch || it->chain->nelts == 0)
+            continue;
+        /* what another server fetched, else the lease */
+        shared = take_shared(r, it, now, p);
+        if (shared == 1)
+            continue;
+        if (shared == 0)
+            claim = og_round_lease_claim(r, it, now, p);
+        if (claim == OG_CLAIM_WAIT)
+            continue;
+        if (claim == OG_CLAIM_MADE) {
+            APR_ARRAY_PUSH(claimed, og_item_t *) = it;
+            continue;
+        }
+        d = apr_array_push(run.due);
+        d->it = it;
+        d->way = 0;
+        d->probe = 0;
+        d->leased = 0;
+    }
+    /* The claims settle and are read back: the winners fetch. */
+    if (claimed->nelts > 0) {
+        if (r->lease_settle > 0)
+            apr_sleep(r->lease_settle);
+        now = apr_time_now();
+        for (i = 0; i < claimed->nelts; i++) {
+            og_item_t *it = APR_ARRAY_IDX(claimed, i, og_item_t *);
+            int won = og_round_lease_verify(r, it, now, p);
+
+            if (won != 0) {
+                og_due_t *d = apr_array_push(run.due);
+                d->it = it;
+                d->way = 0;
+                d->probe = 0;
+                d->leased = won == 1;
+            }
         }
     }
     add_probes(r, items, &run, now);

@@ -45,6 +45,13 @@ typedef enum {
     OG_FROM_LOCAL           /* the local cache (a restarted fetcher) */
 } og_origin_e;
 
+/* What the round asks of the lease in the shared cache (og_record.h). */
+typedef enum {
+    OG_LEASE_READ = 0,      /* the lease held on `it`, into *lease */
+    OG_LEASE_WRITE,         /* put *lease there, until lease->until */
+    OG_LEASE_DROP           /* take it away, if it is still *lease's */
+} og_lease_op_e;
+
 typedef struct {
     void *ctx;
     /* Keep a validated response, encoded as a record (`rec` decoded, its
@@ -72,6 +79,12 @@ typedef struct {
     void (*publish_ways)(void *ctx, const og_ways_t *ways);
     /* The shared cache's name, for events; NULL: none. */
     const char *shared_name;
+    /* The lease on fetching `it` (`op`): APR_SUCCESS; for a READ also
+     * APR_NOTFOUND (none), APR_EINVAL (not a lease for this certificate);
+     * anything else: the cache is failing, and the round fetches without
+     * a lease. NULL: no shared cache, no leases. */
+    apr_status_t (*lease)(void *ctx, og_item_t *it, og_lease_op_e op,
+                          og_lease_t *lease, apr_pool_t *p);
 } og_round_io_t;
 
 typedef struct {
@@ -86,6 +99,12 @@ typedef struct {
                                          * every way is always tried */
     volatile apr_uint32_t *stop;        /* non-zero: start nothing more (the
                                          * process is exiting); may be NULL */
+    /* this fetcher's id in the leases it writes: random, per process */
+    unsigned char lease_token[OG_LEASE_TOKEN_LEN];
+    /* how long after writing its leases the round reads them back: longer
+     * than it takes every server that found no lease at the same moment
+     * to write its own, so that one of them, the last, has it */
+    apr_interval_time_t lease_settle;
 } og_round_t;
 
 /* Step `it` with `in` and act on the outcome: events written, the
@@ -104,10 +123,12 @@ int og_round_offer(const og_round_t *r, og_item_t *it, const og_record_t *rec,
                    const char **why, apr_pool_t *p);
 
 /* One round over `items` (og_item_t *): each is ticked; those due take a
- * fresher response from the shared cache when there is one, else fetch
- * through their chain, skipping responders learned down, as transfer slots
- * free up (r->fetch.max_parallel, max_per_host). Returns when every
- * transfer has ended. */
+ * fresher response from the shared cache when there is one, else, unless
+ * another server holds the lease on it (then they wait for its response,
+ * og_track), take the lease (written, then read back lease_settle later)
+ * and fetch through their chain, skipping responders learned down, as
+ * transfer slots free up (r->fetch.max_parallel, max_per_host). Returns
+ * when every transfer has ended. */
 void og_round_run(const og_round_t *r, apr_array_header_t *items,
                   apr_pool_t *p);
 
@@ -115,6 +136,29 @@ void og_round_run(const og_round_t *r, apr_array_header_t *items,
  * when none is ever due). */
 apr_time_t og_round_next_due(const og_round_t *r,
                              const apr_array_header_t *items);
+
+/* One line for the error log, through io->log. */
+void og_round_say(const og_round_t *r, int level, const char *line);
+
+/* Leases (src/og_lease.c). */
+typedef enum {
+    OG_CLAIM_NONE = 0,      /* fetch without a lease */
+    OG_CLAIM_WAIT,          /* another server is fetching it */
+    OG_CLAIM_MADE           /* written: read it back once claims settled */
+} og_claim_e;
+
+/* Due, and nothing fresher in the shared cache: is another server
+ * fetching it now? If not, this fetcher's lease is written. */
+og_claim_e og_round_lease_claim(const og_round_t *r, og_item_t *it,
+                                apr_time_t now, apr_pool_t *p);
+
+/* A written claim read back, r->lease_settle after: 1 won (fetch under
+ * it), 0 another server has it (wait), -1 fetch without it. */
+int og_round_lease_verify(const og_round_t *r, og_item_t *it, apr_time_t now,
+                          apr_pool_t *p);
+
+/* The fetch is over: the lease goes, if it is still this fetcher's. */
+void og_round_lease_drop(const og_round_t *r, og_item_t *it, apr_pool_t *p);
 
 /* The record to keep for a validated response. */
 const unsigned char *og_round_record(const og_item_t *it,

@@ -46,3 +46,16 @@ apr_interval_time_t og_sched_retry_delay(const og_sched_policy_t *pol,
     delay = (apr_interval_time_t)((double)delay * (0.9 + 0.2 * jitter));
     return delay < OG_SCHED_FLOOR ? OG_SCHED_FLOOR : delay;
 }
+
+double og_sched_shared_jitter(apr_uint32_t seed, apr_time_t this_update)
+{
+    /* a 64-bit mix (the finaliser of splitmix64) of both */
+    apr_uint64_t x = ((apr_uint64_t)seed << 32)
+                     ^ (apr_uint64_t)apr_time_sec(this_update);
+
+    x += APR_UINT64_C(0x9e3779b97f4a7c15);
+    x = (x ^ (x >> 30)) * APR_UINT64_C(0xbf58476d1ce4e5b9);
+    x = (x ^ (x >> 27)) * APR_UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return (double)(x >> 11) / 9007199254740992.0;     /* 2^53 */
+}

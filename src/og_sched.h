@@ -31,4 +31,13 @@ apr_interval_time_t og_sched_retry_delay(const og_sched_policy_t *pol,
                                          apr_time_t next_update,
                                          double jitter);
 
+/* A jitter in [0, 1) that every server holding the same response draws
+ * alike: a hash of the certificate (`seed`) and the response's
+ * thisUpdate. Certificates still refresh apart from each other, and apart
+ * from one response to the next; the servers of a fleet refresh each one
+ * together, so that the first of them fetches for all (its lease) and the
+ * fleet refreshes as often as one server would, not as often as the
+ * earliest of N random draws. */
+double og_sched_shared_jitter(apr_uint32_t seed, apr_time_t this_update);
+
 #endif

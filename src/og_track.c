@@ -96,13 +96,27 @@ static void notify_decide(og_track_t *t, const og_track_policy_t *pol,
 static void schedule_refresh(og_track_t *t, const og_track_policy_t *pol,
                              apr_time_t now, double jitter)
 {
+    if (pol->fleet_spread <= 0) {
+        t->next_attempt = og_sched_refresh_at(&pol->sched, t->this_update,
+                                              t->next_update, now, jitter);
+        return;
+    }
     t->next_attempt = og_sched_refresh_at(&pol->sched, t->this_update,
-                                          t->next_update, now, jitter);
+        t->next_update, now, og_sched_shared_jitter(t->seed, t->this_update))
+        + (apr_interval_time_t)((double)pol->fleet_spread * jitter);
+}
+
+/* The end of a wait for another server's fetch. */
+static void lease_wait_over(og_track_t *t)
+{
+    t->lease_wait_since = 0;
+    t->lease_waits = 0;
 }
 
 static void schedule_retry(og_track_t *t, const og_track_policy_t *pol,
                            apr_time_t now, double jitter)
 {
+    lease_wait_over(t);
     t->failures++;
     t->next_attempt = now + og_sched_retry_delay(&pol->sched, t->failures,
                                                  now, t->next_update, jitter);
@@ -124,6 +138,7 @@ static void hold(og_track_t *t, const og_validation_t *v, og_source_e source,
     t->expired_reported = 0;
     t->fail_key = 0;
     t->fail_repeats = 0;
+    lease_wait_over(t);
 }
 
 static void on_tick(og_track_t *t, og_step_t *out, apr_time_t now)
@@ -350,6 +365,48 @@ static void on_evicted(og_track_t *t, const og_input_t *in, og_step_t *out,
                               in->cache ? in->cache : "the cache", what);
 }
 
+/* Due, but another server is fetching this certificate (it holds the
+ * lease): wait for its response instead of asking the CA too, looking at
+ * the shared cache again after lease_poll, then twice as long each time.
+ * The wait never lasts longer than one lease since it began, nor past the
+ * staple held: a holder that died, hangs or lies (anyone can write the
+ * shared cache) costs one lease at most, never the staple. */
+static void on_lease_held(og_track_t *t, const og_track_policy_t *pol,
+                          og_step_t *out, apr_time_t now)
+{
+    apr_interval_time_t delay = pol->lease_poll > 0 ? pol->lease_poll
+                                                    : apr_time_from_msec(100);
+    apr_time_t deadline;
+
+    if (pol->lease_time <= 0) {
+        out->fetch = 1;
+        return;
+    }
+    if (!t->lease_wait_since) {
+        t->lease_wait_since = now;
+        t->lease_waits = 0;
+        t->leases_lost++;
+    }
+    deadline = t->lease_wait_since + pol->lease_time;
+    /* a staple valid when the wait began is not waited away */
+    if (t->next_update > t->lease_wait_since && t->next_update < deadline)
+        deadline = t->next_update;
+    if (now >= deadline) {
+        lease_wait_over(t);
+        out->fetch = 1;
+        return;
+    }
+    delay <<= t->lease_waits < 6 ? t->lease_waits : 6;
+    t->lease_waits++;
+    t->next_attempt = now + delay < deadline ? now + delay : deadline;
+}
+
+static void on_lease_won(og_track_t *t)
+{
+    t->leases_won++;
+    lease_wait_over(t);
+}
+
 void og_track_step(og_track_t *t, const og_track_policy_t *pol,
                    const og_input_t *in, apr_time_t now, double jitter,
                    og_step_t *out, apr_pool_t *p)
@@ -379,6 +436,12 @@ void og_track_step(og_track_t *t, const og_track_policy_t *pol,
         break;
     case OG_IN_EVICTED:
         on_evicted(t, in, out, now, p);
+        break;
+    case OG_IN_LEASE_HELD:
+        on_lease_held(t, pol, out, now);
+        break;
+    case OG_IN_LEASE_WON:
+        on_lease_won(t);
         break;
     }
     notify_decide(t, pol, out, now);

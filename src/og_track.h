@@ -37,6 +37,16 @@ typedef struct {
     int expiring_percent;           /* staple_expiring below this share */
     int must_staple_expiring_percent;   /* the same, must-staple certs */
     apr_interval_time_t notify_interval;    /* per kind and certificate */
+    /* Fleets: the longest wait for another server's fetch (its lease)
+     * when this one is due, and the first of the growing intervals at
+     * which the shared cache is looked at meanwhile. 0: never wait. */
+    apr_interval_time_t lease_time;
+    apr_interval_time_t lease_poll;
+    /* Fleets: a refresh comes when every server holding the response
+     * computes it alike (og_sched_shared_jitter), each later by up to
+     * this much at random so that they do not race for the lease. 0:
+     * each server draws its own jitter. */
+    apr_interval_time_t fleet_spread;
 } og_track_policy_t;
 
 /* What a handshake gets, the one rule for status, events and metrics. */
@@ -51,6 +61,8 @@ typedef struct {
     /* the certificate */
     apr_time_t not_after;
     int must_staple;
+    apr_uint32_t seed;              /* from its SHA-1, alike on every
+                                     * server: set after og_track_init */
     /* the response held: validated, stored where children read it */
     apr_time_t this_update;         /* 0: none */
     apr_time_t next_update;
@@ -71,6 +83,11 @@ typedef struct {
     apr_uint32_t evictions;         /* found gone from the local cache */
     apr_uint32_t cache_rejected;    /* shared-cache records that failed */
     apr_uint32_t cache_taken;       /* fetches saved by a cached record */
+    apr_uint32_t leases_won;        /* this server fetched for the fleet */
+    apr_uint32_t leases_lost;       /* it waited for another's fetch */
+    /* waiting for another server's fetch (its lease) */
+    apr_time_t lease_wait_since;    /* 0: not waiting */
+    int lease_waits;                /* looks at the shared cache so far */
     /* what has been said, so that it is said once */
     int expiring_reported;
     int expired_reported;
@@ -89,7 +106,10 @@ typedef enum {
     OG_IN_ROUND_FAILED,     /* every way failed */
     OG_IN_CANDIDATE,        /* a validated response from a cache or disk */
     OG_IN_CANDIDATE_REJECTED,   /* a shared-cache record that failed */
-    OG_IN_EVICTED           /* gone from the local cache */
+    OG_IN_EVICTED,          /* gone from the local cache */
+    OG_IN_LEASE_HELD,       /* due, but another server's fetcher holds
+                             * the lease: it is fetching this now */
+    OG_IN_LEASE_WON         /* due, and this server took the lease */
 } og_input_e;
 
 typedef struct {
@@ -112,7 +132,9 @@ typedef struct {
 } og_input_t;
 
 typedef struct {
-    int fetch;                  /* TICK: start fetching now */
+    int fetch;                  /* TICK: start fetching now; LEASE_HELD:
+                                 * fetch all the same (waited a whole
+                                 * lease, or the staple would expire) */
     int take;                   /* CANDIDATE: adopted, fresher than held */
     int nevents;
     og_event_t events[OG_TRACK_MAX_EVENTS];

@@ -9,8 +9,8 @@
 #      build/fresh-root-check/ of this checkout;
 #   3. every mount undone, checked, and ROOT deleted.
 # Like Debian's container images and CI, the root has a policy-rc.d that
-# keeps package installs from starting daemons (apache2, squid, memcached
-# would otherwise start on this machine's network). Everything runs in a
+# keeps package installs from starting daemons (apache2, squid, memcached,
+# redis-server would otherwise start on this machine's network). Everything runs in a
 # private mount and PID namespace: the mounts are never visible outside it,
 # and no process outlives the check.
 # Usage (as root): tools/fresh-root-check.sh [--keep] [ROOT]

@@ -4,6 +4,7 @@
 # Reads its mode from a file at every request, so a test can switch faults
 # while httpd keeps running:
 #   relay         forward to the real responder (--upstream PORT), answer as it does
+#   relay:MS      the same, MS milliseconds later (a responder far away)
 #   blackhole     accept, read, never answer
 #   slow          200 headers, then one byte every 0.5 s
 #   http500       HTTP 500
@@ -20,7 +21,7 @@ use warnings;
 use Getopt::Long;
 use IO::Socket::INET;
 use POSIX qw(_exit);
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
 
 my ($port, $mode_file, $upstream, $dir) = (18890, '', 18884, '.');
 GetOptions('port=i' => \$port, 'mode-file=s' => \$mode_file,
@@ -86,8 +87,9 @@ sub serve {
     return unless $method;
     my $mode = mode();
     # one line per request, so a test can tell a fetch is in flight
-    syswrite STDOUT, time() . " $mode $method\n";
+    syswrite STDOUT, sprintf("%.3f %s %s\n", time(), $mode, $method);
     if    ($mode eq 'relay')        { relay($c, $method, $path, $body) }
+    elsif ($mode =~ /^relay:(\d+)$/) { sleep($1 / 1000); relay($c, $method, $path, $body) }
     elsif ($mode eq 'blackhole')    { sleep 3600 }
     elsif ($mode eq 'http500')      { answer($c, '500 Internal Server Error', '', 'text/plain') }
     elsif ($mode eq 'garbage')      { answer($c, '200 OK', "this is not an OCSP response\n") }

@@ -139,7 +139,8 @@ sub start_blackhole {
 sub stop_blackhole { stop_service($_[0] // $BLACKHOLE_PORT) }
 
 # The fault responder: relays to the short-validity responder until told
-# otherwise with set_fault_mode().
+# otherwise with set_fault_mode(). A second one (port => N, log => FILE)
+# shares the mode and logs its requests to FILE.
 sub fault_mode_file { t_dir() . '/logs/fault-mode' }
 
 sub set_fault_mode {
@@ -151,13 +152,14 @@ sub set_fault_mode {
 }
 
 sub start_fault {
-    my %o = (port => $FAULT_PORT, upstream => $SHORT_PORT, @_);
+    my %o = (port => $FAULT_PORT, upstream => $SHORT_PORT,
+             log => t_dir() . '/logs/fault_responder.log', @_);
     stop_service($o{port});
     set_fault_mode($o{mode}) if $o{mode};
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         # never hold the test harness's pipe open (its children sleep)
-        open STDOUT, '>>', t_dir() . '/logs/fault_responder.log';
+        open STDOUT, '>>', $o{log};
         open STDERR, '>&', \*STDOUT;
         no warnings 'exec';
         exec 'perl', t_dir() . '/bin/fault_responder.pl', '--port', $o{port},

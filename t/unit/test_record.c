@@ -125,6 +125,46 @@ static void names(void **state)
     assert_string_equal(og_source_name(OG_SOURCE_STATEDIR), "state-dir");
 }
 
+/* The lease: round trip, whose it is, and nothing else decodes as one
+ * (a response record under the lease's key, any truncation, a flipped
+ * magic or version). */
+static void lease_round_trip_and_rejects(void **state)
+{
+    og_lease_t l, back;
+    og_record_t r = sample();
+    unsigned char buf[OG_LEASE_LEN], bad[OG_LEASE_LEN], rec[256];
+    unsigned char other[OG_LEASE_TOKEN_LEN];
+    apr_size_t n = 0, len;
+
+    (void)state;
+    memset(&l, 0, sizeof(l));
+    memset(l.cert_sha1, 0xab, sizeof(l.cert_sha1));
+    memset(l.token, 0x5a, sizeof(l.token));
+    memset(other, 0x5a, sizeof(other));
+    l.until = APR_INT64_C(1700000012345678);
+    l.pid = 4242;
+    og_lease_encode(&l, buf);
+    assert_int_equal(og_lease_decode(&back, buf, sizeof(buf)), APR_SUCCESS);
+    assert_memory_equal(back.cert_sha1, l.cert_sha1, sizeof(l.cert_sha1));
+    assert_true(back.until == l.until);
+    assert_int_equal(back.pid, 4242);
+    assert_true(og_lease_mine(&back, other));
+    other[15] ^= 1;
+    assert_false(og_lease_mine(&back, other));
+    for (len = 0; len < sizeof(buf); len++)
+        assert_int_equal(og_lease_decode(&back, buf, len), APR_EINVAL);
+    memcpy(bad, buf, sizeof(buf));
+    bad[0] = 'X';
+    assert_int_equal(og_lease_decode(&back, bad, sizeof(bad)), APR_EINVAL);
+    memcpy(bad, buf, sizeof(buf));
+    bad[4] = 2;
+    assert_int_equal(og_lease_decode(&back, bad, sizeof(bad)), APR_EINVAL);
+    assert_int_equal(og_lease_decode(&back, NULL, sizeof(buf)), APR_EINVAL);
+    og_record_encode(&r, rec, sizeof(rec), &n);
+    assert_int_equal(og_lease_decode(&back, rec, n), APR_EINVAL);
+    assert_int_equal(og_lease_decode(&back, rec, OG_LEASE_LEN), APR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +174,7 @@ int main(void)
         cmocka_unit_test(times_must_make_sense),
         cmocka_unit_test(encode_refuses_bad_input),
         cmocka_unit_test(names),
+        cmocka_unit_test(lease_round_trip_and_rejects),
     };
     return cmocka_run_group_tests_name("og_record", tests, NULL, NULL);
 }

@@ -115,11 +115,14 @@ static void json_with_a_shared_cache(void **state)
 
     r.shared.reads = 10;
     v.cache_rejected = 3;
+    v.leases_won = 4;
+    v.leases_lost = 2;
     out = og_report_json(pool, &r, &v, 1);
     assert_non_null(strstr(out, "\"shared_cache\":{\"name\":"
         "\"memcache:127.0.0.1:11211\",\"reachable\":true,\"reads\":10,"
         "\"misses\":0,\"store_failures\":0,\"rejected\":3,"
-        "\"fetches_saved\":0,\"repopulated\":0},"));
+        "\"fetches_saved\":0,\"repopulated\":0,\"leases_won\":4,"
+        "\"leases_lost\":2},"));
 }
 
 static void prometheus_lines(void **state)
@@ -131,6 +134,8 @@ static void prometheus_lines(void **state)
     (void)state;
     r.shared.name = "redis:127.0.0.1:6379";
     v.cache_taken = 5;
+    v.leases_won = 6;
+    v.leases_lost = 1;
     out = og_report_prometheus(pool, &r, &v, 1);
     assert_non_null(strstr(out, "# TYPE ocsp_guard_staples_served_total"
                             " counter\nocsp_guard_staples_served_total"
@@ -153,6 +158,11 @@ static void prometheus_lines(void **state)
                             "\"redis:127.0.0.1:6379\"} 0\n"));
     assert_non_null(strstr(out, "ocsp_guard_shared_cache_fetches_saved_total"
                             "{cache=\"redis:127.0.0.1:6379\"} 5\n"));
+    assert_non_null(strstr(out, "# TYPE ocsp_guard_shared_cache_leases_won_total"
+                            " counter\nocsp_guard_shared_cache_leases_won_total"
+                            "{cache=\"redis:127.0.0.1:6379\"} 6\n"));
+    assert_non_null(strstr(out, "ocsp_guard_shared_cache_leases_lost_total"
+                            "{cache=\"redis:127.0.0.1:6379\"} 1\n"));
     assert_non_null(strstr(out, "ocsp_guard_certificates 1\n"));
     /* without a shared cache, no shared-cache metrics */
     r.shared.name = NULL;

@@ -31,7 +31,9 @@ static struct {
     unsigned char *body;
     size_t body_len;
     pthread_t thread;
-} srv;
+    pthread_mutex_t lock;           /* body: the test changes it between
+                                     * answers the server thread sends */
+} srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void *serve(void *arg)
 {
@@ -46,10 +48,12 @@ static void *serve(void *arg)
         got = recv(c, req, sizeof(req), 0);
         (void)got;
         __sync_fetch_and_add(&srv.requests, 1);
+        pthread_mutex_lock(&srv.lock);
         snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n"
                  "Connection: close\r\n\r\n", srv.status, srv.body_len);
         if (send(c, head, strlen(head), 0) > 0 && srv.body_len)
             (void)send(c, srv.body, srv.body_len, 0);
+        pthread_mutex_unlock(&srv.lock);
         close(c);
     }
 }
@@ -99,9 +103,11 @@ static void answer(const upki_id_t *signer, long next_offset)
     o.this_offset = -10;
     o.next_offset = next_offset;
     o.include_signer = 1;
+    pthread_mutex_lock(&srv.lock);
     OPENSSL_free(srv.body);
     srv.body = upki_response(&o, &srv.body_len);
     srv.status = 200;
+    pthread_mutex_unlock(&srv.lock);
 }
 
 /* --- the glue, recorded ------------------------------------------------ */
@@ -161,8 +167,72 @@ static void publish(void *ctx, og_item_t *it)
     io_seen.published++;
 }
 
+/* The lease in a shared cache of one slot. `steal`: another server's
+ * write lands right after ours (a lost race); `fail`: the cache fails. */
+static struct {
+    int present;
+    og_lease_t held;
+    int reads, writes, drops;
+    int steal;
+    apr_status_t fail;
+    char ops[32];               /* R, W, D in order */
+    apr_time_t last_write, first_read_after;
+} lease_seen;
+
+static void lease_op(char op)
+{
+    size_t n = strlen(lease_seen.ops);
+
+    if (n + 1 < sizeof(lease_seen.ops))
+        lease_seen.ops[n] = op;
+    if (op == 'W') {
+        lease_seen.last_write = apr_time_now();
+        lease_seen.first_read_after = 0;
+    }
+    else if (op == 'R' && lease_seen.last_write
+             && !lease_seen.first_read_after)
+        lease_seen.first_read_after = apr_time_now();
+}
+
+static const unsigned char stranger_token[OG_LEASE_TOKEN_LEN] = "another server";
+
+static apr_status_t lease(void *ctx, og_item_t *it, og_lease_op_e op,
+                          og_lease_t *l, apr_pool_t *p)
+{
+    (void)ctx; (void)it; (void)p;
+    if (lease_seen.fail)
+        return lease_seen.fail;
+    lease_op("RWD"[op]);
+    switch (op) {
+    case OG_LEASE_READ:
+        lease_seen.reads++;
+        if (!lease_seen.present)
+            return APR_NOTFOUND;
+        *l = lease_seen.held;
+        return APR_SUCCESS;
+    case OG_LEASE_WRITE:
+        lease_seen.writes++;
+        lease_seen.present = 1;
+        lease_seen.held = *l;
+        if (lease_seen.steal)
+            memcpy(lease_seen.held.token, stranger_token, OG_LEASE_TOKEN_LEN);
+        return APR_SUCCESS;
+    case OG_LEASE_DROP:
+        lease_seen.drops++;
+        if (lease_seen.present
+            && !memcmp(lease_seen.held.token, l->token, OG_LEASE_TOKEN_LEN))
+            lease_seen.present = 0;
+        return APR_SUCCESS;
+    }
+    return APR_EINVAL;
+}
+
 static const og_round_io_t io = { NULL, keep, lookup, emit, log_line,
-                                  publish, NULL, "memcache:127.0.0.1:1" };
+                                  publish, NULL, "memcache:127.0.0.1:1",
+                                  NULL };
+static const og_round_io_t io_leased = { NULL, keep, lookup, emit, log_line,
+                                         publish, NULL,
+                                         "memcache:127.0.0.1:1", lease };
 
 static og_round_t round_conf;
 static og_track_t track;
@@ -212,6 +282,9 @@ static int setup(void **state)
     round_conf.fetch.max_size = 16384;
     round_conf.fetch.max_parallel = 4;
     round_conf.skew = apr_time_from_sec(300);
+    round_conf.policy.lease_time = apr_time_from_sec(3);
+    round_conf.policy.lease_poll = apr_time_from_msec(100);
+    memcpy(round_conf.lease_token, "this fetcher...", OG_LEASE_TOKEN_LEN);
     round_conf.io = &io;
     return og_fetch_global_init() == APR_SUCCESS ? 0 : -1;
 }
@@ -231,6 +304,8 @@ static int teardown(void **state)
 static void reset(void)
 {
     memset(&io_seen, 0, sizeof(io_seen));
+    memset(&lease_seen, 0, sizeof(lease_seen));
+    round_conf.io = &io;
     io_seen.events = "";
     io_seen.logs = "";
     io_seen.lookup_rv = APR_NOTFOUND;
@@ -393,6 +468,164 @@ static void the_next_due_is_the_earliest(void **state)
     assert_true(og_round_next_due(&round_conf, items) == now + apr_time_from_sec(100));
 }
 
+/* --- leases: one fetch for the fleet ----------------------------------- */
+
+static void a_free_lease_is_taken_fetched_under_and_dropped(void **state)
+{
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 1);
+    assert_int_equal(io_seen.keeps, 1);
+    /* read, write, read back; dropped once the response is kept */
+    assert_int_equal(lease_seen.reads, 2);
+    assert_int_equal(lease_seen.writes, 1);
+    assert_int_equal(lease_seen.drops, 1);
+    assert_false(lease_seen.present);
+    assert_memory_equal(lease_seen.held.cert_sha1, cert->sha1,
+                        OG_CERT_SHA1_LEN);
+    assert_int_equal(track.leases_won, 1);
+    assert_int_equal(track.leases_lost, 0);
+}
+
+/* Another server is fetching: no request here; at the next look its
+ * response is in the shared cache and taken: the fetch saved. */
+static void another_servers_lease_waits_for_its_response(void **state)
+{
+    apr_time_t now = apr_time_now();
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    lease_seen.present = 1;
+    memcpy(lease_seen.held.token, stranger_token, OG_LEASE_TOKEN_LEN);
+    lease_seen.held.pid = 77;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 0);
+    assert_int_equal(lease_seen.writes, 0);
+    assert_int_equal(track.leases_lost, 1);
+    assert_true(track.next_attempt >= now + apr_time_from_msec(100));
+    assert_true(track.next_attempt < now + apr_time_from_sec(1));
+    assert_non_null(strstr(io_seen.logs, "another server (pid 77) is"
+                                         " fetching it"));
+    /* the holder's response arrives; the next look takes it */
+    io_seen.lookup_rv = APR_SUCCESS;
+    io_seen.lookup_rec = shared_record(&ca, 600, apr_time_now());
+    track.next_attempt = apr_time_now();
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 0);
+    assert_int_equal(io_seen.origin, OG_FROM_SHARED);
+    assert_int_equal(track.cache_taken, 1);
+    assert_int_equal(track.leases_lost, 1);
+    assert_true(track.lease_wait_since == 0);
+}
+
+/* Two servers write the lease at once: the one whose write landed first
+ * reads back the other's and waits. */
+static void a_lost_race_waits(void **state)
+{
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    lease_seen.steal = 1;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 0);
+    assert_int_equal(lease_seen.writes, 1);
+    assert_int_equal(track.leases_lost, 1);
+    assert_int_equal(track.leases_won, 0);
+}
+
+/* The holder died (or lies): after one lease of waiting this server
+ * takes the lease over and fetches. */
+static void a_dead_holder_costs_one_lease(void **state)
+{
+    apr_time_t now = apr_time_now();
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    lease_seen.present = 1;
+    memcpy(lease_seen.held.token, stranger_token, OG_LEASE_TOKEN_LEN);
+    track.lease_wait_since = now - round_conf.policy.lease_time;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 1);
+    assert_non_null(strstr(io_seen.logs, "OG00321: CN=leaf.test"));
+    assert_int_equal(lease_seen.writes, 1);
+    assert_int_equal(lease_seen.drops, 1);
+    assert_false(lease_seen.present);
+    assert_int_equal(track.leases_won, 1);
+}
+
+/* A failing cache costs nothing: the fetch goes ahead without a lease;
+ * and when the record lookup failed, the lease is not even asked. */
+static void a_failing_cache_fetches_without_a_lease(void **state)
+{
+    int before;
+
+    (void)state;
+    reset();
+    round_conf.io = &io_leased;
+    lease_seen.fail = APR_ECONNREFUSED;
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 1);
+    assert_int_equal(io_seen.keeps, 1);
+    assert_int_equal(track.leases_won + track.leases_lost, 0);
+
+    reset();
+    round_conf.io = &io_leased;
+    io_seen.lookup_rv = APR_ECONNREFUSED;
+    before = srv.requests;
+    og_round_run(&round_conf, items, pool);
+    assert_int_equal(srv.requests - before, 1);
+    assert_int_equal(lease_seen.reads + lease_seen.writes, 0);
+}
+
+/* Every claim of a round is written before any is read back, and read
+ * back lease_settle later: servers that found no lease at the same moment
+ * have all written theirs by then, and only the last has it. */
+static void claims_settle_before_they_are_read_back(void **state)
+{
+    og_track_t track2;
+    og_item_t item2 = item;
+    apr_array_header_t *two = apr_array_make(pool, 2, sizeof(og_item_t *));
+    og_round_t settled = round_conf;
+    int before;
+
+    (void)state;
+    reset();
+    og_track_init(&track2, 0, 0);
+    item2.track = &track2;
+    APR_ARRAY_PUSH(two, og_item_t *) = &item;
+    APR_ARRAY_PUSH(two, og_item_t *) = &item2;
+    settled.io = &io_leased;
+    settled.lease_settle = apr_time_from_msec(30);
+    answer(&ca, 3600);
+    before = srv.requests;
+    og_round_run(&settled, two, pool);
+    assert_string_equal(lease_seen.ops, "RWRWRRDD");
+    assert_true(lease_seen.first_read_after - lease_seen.last_write
+                >= apr_time_from_msec(30));
+    assert_int_equal(srv.requests - before, 2);
+    assert_int_equal(track.leases_won + track2.leases_won, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +636,12 @@ int main(void)
         cmocka_unit_test(a_malformed_shared_record_is_rejected),
         cmocka_unit_test(a_dead_responder_costs_one_failure),
         cmocka_unit_test(the_next_due_is_the_earliest),
+        cmocka_unit_test(a_free_lease_is_taken_fetched_under_and_dropped),
+        cmocka_unit_test(another_servers_lease_waits_for_its_response),
+        cmocka_unit_test(a_lost_race_waits),
+        cmocka_unit_test(a_dead_holder_costs_one_lease),
+        cmocka_unit_test(a_failing_cache_fetches_without_a_lease),
+        cmocka_unit_test(claims_settle_before_they_are_read_back),
     };
     int rc;
 

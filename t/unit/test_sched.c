@@ -98,10 +98,39 @@ static void retry_tightens_near_expiry(void **state)
                 == SEC(120));
 }
 
+/* The same certificate and response: the same jitter on every server;
+ * another certificate or another response: another one, all over [0, 1). */
+static void shared_jitter_alike_and_spread(void **state)
+{
+    double lo = 1.0, hi = 0.0, sum = 0.0;
+    int i, same = 0;
+
+    (void)state;
+    assert_true(og_sched_shared_jitter(7, T0) == og_sched_shared_jitter(7, T0));
+    /* thisUpdate counts in seconds, as responses carry it */
+    assert_true(og_sched_shared_jitter(7, T0)
+                == og_sched_shared_jitter(7, T0 + 999999));
+    for (i = 0; i < 1000; i++) {
+        double j = og_sched_shared_jitter((apr_uint32_t)i, T0);
+        double k = og_sched_shared_jitter(7, T0 + SEC(i));
+
+        assert_true(j >= 0.0 && j < 1.0 && k >= 0.0 && k < 1.0);
+        lo = j < lo ? j : lo;
+        hi = j > hi ? j : hi;
+        sum += j + k;
+        same += og_sched_shared_jitter((apr_uint32_t)i, T0)
+                == og_sched_shared_jitter((apr_uint32_t)i + 1, T0);
+    }
+    assert_true(lo < 0.01 && hi > 0.99);
+    assert_true(sum / 2000 > 0.45 && sum / 2000 < 0.55);
+    assert_int_equal(same, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(refresh_at_half_validity),
+        cmocka_unit_test(shared_jitter_alike_and_spread),
         cmocka_unit_test(refresh_percent_moves_it),
         cmocka_unit_test(jitter_never_swallows_the_used_part),
         cmocka_unit_test(refresh_never_in_the_past),

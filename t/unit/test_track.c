@@ -61,6 +61,10 @@ typedef struct {
     { at, OG_IN_WAY_FAILED, 0, 0, answered, err, OG_CERT_GOOD, ev, "", NULL, ANY, ANY }
 #define ROUND_FAILED(at, ev, nt, staple) \
     { at, OG_IN_ROUND_FAILED, 0, 0, 0, OG_OK, OG_CERT_GOOD, ev, nt, staple, ANY, ANY }
+#define LEASE_HELD(at, fetch) \
+    { at, OG_IN_LEASE_HELD, 0, 0, 0, OG_OK, OG_CERT_GOOD, "", "", NULL, fetch, ANY }
+#define LEASE_WON(at) \
+    { at, OG_IN_LEASE_WON, 0, 0, 0, OG_OK, OG_CERT_GOOD, "", "", NULL, 0, ANY }
 #define CANDIDATE(at, valid, age, shared, take) \
     { at, OG_IN_CANDIDATE, valid, age, shared, OG_OK, OG_CERT_GOOD, "", "", NULL, ANY, take }
 
@@ -152,6 +156,62 @@ static const scenario_t scenarios[] = {
         TICK(30, "cert_expired", "fresh", 0),
         TICK(80, "", "fresh", 0),
         END } },
+    /* the policy below: a lease of 5 s, looked at after 1 s, then 2 s... */
+    { "another server fetches: wait, look again, take its response", 0, 0, {
+        FETCHED(0, 100, 0, "fetch_ok", ""),
+        TICK(50, "", "fresh", 1),
+        LEASE_HELD(50, 0),                  /* look again at 51 */
+        TICK(50, "", "fresh", 0),
+        TICK(51, "", "fresh", 1),
+        LEASE_HELD(51, 0),                  /* then at 53 */
+        TICK(52, "", "fresh", 0),
+        TICK(53, "", "fresh", 1),
+        CANDIDATE(53, 100, 1, 1, 1),        /* its response: thisUpdate 52 */
+        TICK(53, "", "fresh", 0),
+        TICK(101, "", "fresh", 0),
+        TICK(102, "", "fresh", 1),          /* the next refresh, from 52 */
+        END } },
+    { "a lease holder that never answers costs one lease, no more", 0, 0, {
+        FETCHED(0, 100, 0, "fetch_ok", ""),
+        LEASE_HELD(50, 0),                  /* 51 */
+        LEASE_HELD(51, 0),                  /* 53 */
+        LEASE_HELD(53, 0),                  /* 57, but the lease ends at 55 */
+        TICK(54, "", "fresh", 0),
+        TICK(55, "", "fresh", 1),
+        LEASE_HELD(55, 1),                  /* waited a whole lease: fetch */
+        LEASE_WON(55),
+        FETCHED(55, 100, 0, "fetch_ok", ""),
+        TICK(104, "", "fresh", 0),
+        LEASE_HELD(105, 0),                 /* a new wait, a new lease */
+        TICK(106, "", "fresh", 1),
+        END } },
+    { "never waits the staple away", 0, 0, {
+        FETCHED(0, 100, 0, "fetch_ok", ""),
+        LEASE_HELD(97, 0),                  /* 98 */
+        LEASE_HELD(98, 0),                  /* 100, where the staple ends */
+        TICK(99, "", "fresh", 0),
+        TICK(100, "staple_expired", "expired", 1),
+        LEASE_HELD(100, 1),
+        END } },
+    { "nothing held yet: wait for the fleet's fetch all the same", 0, 0, {
+        TICK(0, "", "none", 1),
+        LEASE_HELD(0, 0),
+        LEASE_HELD(1, 0),
+        LEASE_HELD(3, 0),
+        TICK(4, "", "none", 0),
+        TICK(5, "", "none", 1),
+        LEASE_HELD(5, 1),
+        END } },
+    { "a failed round of our own ends a wait", 0, 0, {
+        FETCHED(0, 100, 0, "fetch_ok", ""),
+        LEASE_HELD(50, 0),
+        LEASE_WON(51),
+        ROUND_FAILED(51, "", "", "stale-refreshing"),
+        LEASE_HELD(60, 0),                  /* a new wait: 61, ... 65 */
+        LEASE_HELD(61, 0),
+        LEASE_HELD(63, 0),
+        LEASE_HELD(65, 1),
+        END } },
     { "a response outliving its short-lived certificate is held", 0, 40, {
         FETCHED(0, 7 * 86400, 0, "fetch_ok", ""),
         TICK(39, "", "fresh", 0),
@@ -159,7 +219,7 @@ static const scenario_t scenarios[] = {
 };
 
 static const og_track_policy_t policy = {
-    { 50, SEC(1), SEC(64) }, 25, 50, SEC(300)
+    { 50, SEC(1), SEC(64) }, 25, 50, SEC(300), SEC(5), SEC(1), 0
 };
 
 static const char *names(const og_step_t *st, int notified_only)
@@ -320,9 +380,89 @@ static void events_carry_the_facts(void **state)
     assert_string_equal(out.events[0].error_class, "read_timeout");
 }
 
+/* Leases lost count waits, not looks; won count fetches for the fleet;
+ * without a lease time nothing ever waits. */
+static void lease_counters(void **state)
+{
+    og_track_t t;
+    og_track_policy_t nowait = policy;
+    og_input_t in;
+    og_step_t out;
+
+    (void)state;
+    og_track_init(&t, 0, 0);
+    og_input_init(&in, OG_IN_LEASE_HELD);
+    og_track_step(&t, &policy, &in, T0, 0.0, &out, pool);
+    og_track_step(&t, &policy, &in, T0 + SEC(1), 0.0, &out, pool);
+    og_track_step(&t, &policy, &in, T0 + SEC(3), 0.0, &out, pool);
+    assert_int_equal(t.leases_lost, 1);
+    assert_int_equal(t.lease_waits, 3);
+    assert_int_equal(out.nevents, 0);
+    og_input_init(&in, OG_IN_LEASE_WON);
+    og_track_step(&t, &policy, &in, T0 + SEC(4), 0.0, &out, pool);
+    assert_int_equal(t.leases_won, 1);
+    assert_true(t.lease_wait_since == 0);
+    og_input_init(&in, OG_IN_LEASE_HELD);
+    og_track_step(&t, &policy, &in, T0 + SEC(9), 0.0, &out, pool);
+    assert_int_equal(t.leases_lost, 2);
+    assert_true(t.next_attempt == T0 + SEC(10));
+    nowait.lease_time = 0;
+    og_track_init(&t, 0, 0);
+    og_track_step(&t, &nowait, &in, T0, 0.0, &out, pool);
+    assert_int_equal(out.fetch, 1);
+    assert_int_equal(t.leases_lost, 0);
+}
+
+/* Three servers holding the same response, each with its own random
+ * draw: alone, their refreshes spread over a tenth of the time used (the
+ * earliest of them refreshes for the fleet, earlier than one server
+ * would); in a fleet, they come within fleet_spread of the time all of
+ * them compute alike, and the certificates still refresh apart. */
+static void a_fleet_refreshes_together(void **state)
+{
+    og_track_policy_t fleet = policy;
+    og_validation_t v = { 0 };
+    og_input_t in;
+    og_step_t out;
+    og_track_t t;
+    const double draws[3] = { 0.0, 0.5, 0.99 };
+    apr_time_t at[2][3], other;
+    int k, i;
+
+    (void)state;
+    fleet.fleet_spread = apr_time_from_msec(250);
+    v.this_update = T0;
+    v.next_update = T0 + SEC(1000);
+    for (k = 0; k < 2; k++) {
+        for (i = 0; i < 3; i++) {
+            og_track_init(&t, 0, 0);
+            t.seed = 42;
+            og_input_init(&in, OG_IN_CANDIDATE);
+            in.v = &v;
+            og_track_step(&t, k ? &fleet : &policy, &in, T0, draws[i], &out,
+                          pool);
+            at[k][i] = t.next_attempt;
+        }
+    }
+    /* alone: 500 s used, up to 50 s apart */
+    assert_true(at[0][0] - at[0][2] > SEC(49));
+    /* a fleet: within 250 ms */
+    assert_true(at[1][2] - at[1][0] < apr_time_from_msec(250));
+    assert_true(at[1][2] >= at[1][0]);
+    assert_true(at[1][0] >= T0 + SEC(450) && at[1][0] <= T0 + SEC(500));
+    /* another certificate: another time */
+    og_track_init(&t, 0, 0);
+    t.seed = 43;
+    og_track_step(&t, &fleet, &in, T0, 0.0, &out, pool);
+    other = t.next_attempt;
+    assert_true(other != at[1][0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_fleet_refreshes_together),
+        cmocka_unit_test(lease_counters),
         cmocka_unit_test(scenarios_table),
         cmocka_unit_test(backoff_tightens_near_expiry),
         cmocka_unit_test(events_carry_the_facts),
