@@ -4,6 +4,7 @@
 # Reads its mode from a file at every request, so a test can switch faults
 # while httpd keeps running:
 #   relay         forward to the real responder (--upstream PORT), answer as it does
+#   relay:MS      the same after MS milliseconds (a far responder's round trip)
 #   blackhole     accept, read, never answer
 #   slow          200 headers, then one byte every 0.5 s
 #   http500       HTTP 500
@@ -87,7 +88,10 @@ sub serve {
     my $mode = mode();
     # one line per request, so a test can tell a fetch is in flight
     syswrite STDOUT, time() . " $mode $method\n";
-    if    ($mode eq 'relay')        { relay($c, $method, $path, $body) }
+    if ($mode =~ /^relay(?::(\d+))?$/) {
+        sleep($1 / 1000) if $1;
+        relay($c, $method, $path, $body);
+    }
     elsif ($mode eq 'blackhole')    { sleep 3600 }
     elsif ($mode eq 'http500')      { answer($c, '500 Internal Server Error', '', 'text/plain') }
     elsif ($mode eq 'garbage')      { answer($c, '200 OK', "this is not an OCSP response\n") }
