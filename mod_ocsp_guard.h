@@ -21,6 +21,7 @@
 #include <ap_socache.h>
 
 #include "src/og_cert.h"
+#include "src/og_certcache.h"
 #include "src/og_chain.h"
 #include "src/og_event.h"
 #include "src/og_report.h"
@@ -194,7 +195,7 @@ typedef struct {
     apr_pool_t *pool;               /* pconf */
     server_rec *s;
     apr_hash_t *by_id;
-    apr_hash_t *issuers;            /* X509 * by SHA-1 of the DER */
+    og_certcache_t *certs;          /* parsed certificates: per process */
     apr_array_header_t *entries;    /* og_entry_t *, priming order */
     apr_array_header_t *items;      /* og_item_t * of the claimed ones */
     int owned;                      /* entries claimed */

@@ -40,4 +40,17 @@ og_error_e og_validate_response(const og_cert_t *cert,
 
 const char *og_cert_status_name(og_cert_status_e s);
 
+/* The delegated responders one issuer was seen to authorise, remembered
+ * so that the next response they sign needs no chain verification: every
+ * response of a CA carries the same signer certificate. Set in
+ * og_cert_t.signers (shared by the certificates of that issuer); NULL
+ * there means every response takes the full check. Not locked: one
+ * validating thread per process (the parent at start-up, then the
+ * fetcher). */
+og_signers_t *og_signers_make(void);
+void og_signers_free(og_signers_t *sg);
+/* Responses that took the remembered way, the full way, signers held. */
+void og_signers_counts(const og_signers_t *sg, unsigned long *hits,
+                       unsigned long *verified, int *held);
+
 #endif
