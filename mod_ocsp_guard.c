@@ -249,6 +249,7 @@ static int og_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     og->certs = og_certcache_for(pconf);
     if (!og->certs)
         return HTTP_INTERNAL_SERVER_ERROR;
+    og_ahead_start(og->certs, pconf);
     og->entries = apr_array_make(pconf, 8, sizeof(og_entry_t *));
     og->items = apr_array_make(pconf, 8, sizeof(og_item_t *));
     rv = ap_mutex_register(pconf, "ocsp-guard-cache", NULL, APR_LOCK_DEFAULT,
@@ -282,15 +283,23 @@ static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
     og_server_conf_t *sc = og_conf(s);
-    int status;
+    int status, ahead;
 
     (void)plog;
+    /* the saved responses checked ahead are in; then what this pass no
+     * longer uses may go */
+    ahead = og_ahead_wait();
+    og_ahead_remember(sc, ptemp);
     og_certcache_sweep(og->certs);
     og_certcache_report(s);
     /* httpd reads its configuration twice at start-up; the first pass
      * only checks it. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
+    if (ahead >= 0)
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, OGLOGNO(00151)
+                     "%d saved response(s) validated ahead, while the"
+                     " configuration was read", ahead);
     og->s = s;
     og->notify_cmd = sc->notify_cmd;
     og_open_event_log(s, sc, pconf);

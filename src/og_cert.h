@@ -14,6 +14,8 @@
 
 /* Delegated OCSP signers an issuer was seen to authorise (og_validate). */
 typedef struct og_signers_t og_signers_t;
+/* The last response validated for a certificate (og_validate). */
+typedef struct og_vmemo_t og_vmemo_t;
 
 typedef struct og_cert_t {
     X509 *cert;                 /* always NULL: all that is needed is below */
@@ -29,6 +31,7 @@ typedef struct og_cert_t {
     unsigned char *request_der; /* OCSP request for this CertID, no nonce */
     apr_size_t request_len;
     og_signers_t *signers;      /* the issuer's, NULL: none remembered */
+    og_vmemo_t *memo;           /* NULL: nothing remembered */
 } og_cert_t;
 
 /* Parse `pem` (certificate followed by issuer). On failure returns NULL and

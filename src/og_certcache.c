@@ -23,6 +23,7 @@ typedef struct {
     char id[OG_CC_MAX_ID];
     apr_size_t id_len;
     unsigned char issuer_sha1[SHA_DIGEST_LENGTH];
+    unsigned char pem_sha1[SHA_DIGEST_LENGTH];  /* of the PEM text */
     cc_issuer_t *issuer;
     og_cert_t *cert;                        /* NULL: did not parse */
     const char *error;
@@ -30,6 +31,9 @@ typedef struct {
 } cc_entry_t;
 
 struct og_certcache_t {
+    apr_pool_t *memos;                      /* og_vmemo_t, apart: the fetcher
+                                             * writes them, and pages it
+                                             * writes are copied */
     apr_pool_t *pool;                       /* entries, issuers, certs */
     apr_pool_t *scratch;                    /* one get at a time */
     apr_hash_t *entries;                    /* cc_entry_t * by id */
@@ -59,6 +63,7 @@ og_certcache_t *og_certcache_make(apr_pool_t *parent)
     og_certcache_t *cc = apr_pcalloc(parent, sizeof(*cc));
 
     if (new_pool(&cc->pool) != APR_SUCCESS
+        || new_pool(&cc->memos) != APR_SUCCESS
         || new_pool(&cc->scratch) != APR_SUCCESS)
         return NULL;
     make_tables(cc);
@@ -67,7 +72,8 @@ og_certcache_t *og_certcache_make(apr_pool_t *parent)
 }
 
 /* c moved into pool p: its text copied, its OpenSSL objects taken over. */
-static og_cert_t *move_cert(const og_cert_t *c, apr_pool_t *p)
+static og_cert_t *move_cert(const og_cert_t *c, apr_pool_t *p,
+                            apr_pool_t *memos)
 {
     og_cert_t *n = apr_pmemdup(p, c, sizeof(*c));
     int i;
@@ -75,6 +81,7 @@ static og_cert_t *move_cert(const og_cert_t *c, apr_pool_t *p)
     n->subject = apr_pstrdup(p, c->subject);
     n->serial_hex = apr_pstrdup(p, c->serial_hex);
     n->request_der = apr_pmemdup(p, c->request_der, c->request_len);
+    n->memo = og_vmemo_copy(c->memo, memos);
     n->ocsp_urls = apr_array_make(p, c->ocsp_urls->nelts,
                                   sizeof(const char *));
     for (i = 0; i < c->ocsp_urls->nelts; i++)
@@ -86,7 +93,7 @@ static og_cert_t *move_cert(const og_cert_t *c, apr_pool_t *p)
 void og_certcache_generation(og_certcache_t *cc)
 {
     apr_hash_t *entries = cc->entries, *issuers = cc->issuers;
-    apr_pool_t *old = cc->pool, *fresh;
+    apr_pool_t *old = cc->pool, *old_memos = cc->memos, *fresh, *memos;
     apr_hash_index_t *hi;
 
     cc->generation++;
@@ -95,7 +102,12 @@ void og_certcache_generation(og_certcache_t *cc)
      * nothing and copies nothing. */
     if (cc->dropped == 0 || new_pool(&fresh) != APR_SUCCESS)
         return;
+    if (new_pool(&memos) != APR_SUCCESS) {
+        apr_pool_destroy(fresh);
+        return;
+    }
     cc->pool = fresh;
+    cc->memos = memos;
     make_tables(cc);
     for (hi = apr_hash_first(NULL, issuers); hi; hi = apr_hash_next(hi)) {
         cc_issuer_t *is = apr_pmemdup(fresh, apr_hash_this_val(hi),
@@ -109,12 +121,13 @@ void og_certcache_generation(og_certcache_t *cc)
             e->issuer = apr_hash_get(cc->issuers, e->issuer->sha1,
                                      sizeof(e->issuer->sha1));
         if (e->cert)
-            e->cert = move_cert(e->cert, fresh);
+            e->cert = move_cert(e->cert, fresh, memos);
         if (e->error)
             e->error = apr_pstrdup(fresh, e->error);
         apr_hash_set(cc->entries, e->id, (apr_ssize_t)e->id_len, e);
     }
     apr_pool_destroy(old);
+    apr_pool_destroy(old_memos);
     cc->dropped = 0;
 }
 
@@ -149,11 +162,19 @@ static void release_entry(cc_entry_t *e)
     e->issuer = NULL;
 }
 
+static og_cert_t *reuse(og_certcache_t *cc, cc_entry_t *e, const char **err)
+{
+    e->used = cc->generation;
+    cc->stats.reused++;
+    *err = e->error;
+    return e->cert;
+}
+
 og_cert_t *og_certcache_get(og_certcache_t *cc, const char *id,
                             apr_size_t id_len, const char *pem,
                             const char **err)
 {
-    unsigned char sha1[SHA_DIGEST_LENGTH];
+    unsigned char sha1[SHA_DIGEST_LENGTH], pem_sha1[SHA_DIGEST_LENGTH];
     og_der_t leaf, issuer;
     cc_entry_t *e;
     cc_issuer_t *is = NULL;
@@ -163,18 +184,21 @@ og_cert_t *og_certcache_get(og_certcache_t *cc, const char *id,
         *err = "no certificate id";
         return NULL;
     }
+    /* mod_ssl writes the same PEM for the same chain at every pass: the
+     * text's digest spares decoding it again */
+    SHA1((const unsigned char *)pem, strlen(pem), pem_sha1);
+    e = apr_hash_get(cc->entries, id, (apr_ssize_t)id_len);
+    if (e && (e->used == cc->generation
+              || !memcmp(e->pem_sha1, pem_sha1, sizeof(pem_sha1))))
+        return reuse(cc, e, err);
     apr_pool_clear(cc->scratch);
     if (og_cert_pem_pair(pem, &leaf, &issuer, cc->scratch, err)
         != APR_SUCCESS)
         return NULL;
     SHA1(issuer.data, issuer.len, sha1);
-    e = apr_hash_get(cc->entries, id, (apr_ssize_t)id_len);
-    if (e && (e->used == cc->generation
-              || !memcmp(e->issuer_sha1, sha1, sizeof(sha1)))) {
-        e->used = cc->generation;
-        cc->stats.reused++;
-        *err = e->error;
-        return e->cert;
+    if (e && !memcmp(e->issuer_sha1, sha1, sizeof(sha1))) {
+        memcpy(e->pem_sha1, pem_sha1, sizeof(pem_sha1));
+        return reuse(cc, e, err);
     }
     if (e) {
         /* the same certificate with another issuer: parsed again */
@@ -187,6 +211,7 @@ og_cert_t *og_certcache_get(og_certcache_t *cc, const char *id,
         apr_hash_set(cc->entries, e->id, (apr_ssize_t)e->id_len, e);
     }
     memcpy(e->issuer_sha1, sha1, sizeof(sha1));
+    memcpy(e->pem_sha1, pem_sha1, sizeof(pem_sha1));
     e->used = cc->generation;
     e->error = NULL;
     is = issuer_for(cc, &issuer, sha1);
@@ -199,6 +224,7 @@ og_cert_t *og_certcache_get(og_certcache_t *cc, const char *id,
         if (e->cert) {
             /* every certificate of this issuer learns its responders */
             e->cert->signers = is->signers;
+            e->cert->memo = og_vmemo_make(cc->memos);
             e->issuer = is;
             is->users++;
         }
@@ -239,6 +265,23 @@ void og_certcache_sweep(og_certcache_t *cc)
     }
 }
 
+apr_array_header_t *og_certcache_list(const og_certcache_t *cc,
+                                      apr_pool_t *p)
+{
+    apr_array_header_t *list = apr_array_make(p, (int)apr_hash_count(
+                                                  cc->entries) + 1,
+                                              sizeof(og_cert_t *));
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, cc->entries); hi; hi = apr_hash_next(hi)) {
+        const cc_entry_t *e = apr_hash_this_val(hi);
+
+        if (e->cert)
+            APR_ARRAY_PUSH(list, og_cert_t *) = e->cert;
+    }
+    return list;
+}
+
 void og_certcache_stats(const og_certcache_t *cc, og_certcache_stats_t *st)
 {
     *st = cc->stats;
@@ -251,7 +294,9 @@ void og_certcache_destroy(og_certcache_t *cc)
     cc->generation++;
     og_certcache_sweep(cc);
     apr_pool_destroy(cc->pool);
+    apr_pool_destroy(cc->memos);
     apr_pool_destroy(cc->scratch);
     cc->pool = NULL;
+    cc->memos = NULL;
     cc->scratch = NULL;
 }

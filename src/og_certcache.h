@@ -14,6 +14,7 @@
 #define OG_CERTCACHE_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 #include "og_cert.h"
 
@@ -49,6 +50,10 @@ og_cert_t *og_certcache_get(og_certcache_t *cc, const char *id,
 /* After the generation asked for what it uses (post_config): free what it
  * did not ask for, and the issuers no certificate uses any more. */
 void og_certcache_sweep(og_certcache_t *cc);
+
+/* The certificates held (og_cert_t *), in p. */
+apr_array_header_t *og_certcache_list(const og_certcache_t *cc,
+                                      apr_pool_t *p);
 
 void og_certcache_stats(const og_certcache_t *cc, og_certcache_stats_t *st);
 

@@ -334,8 +334,64 @@ static void remembered_signers(void **state)
                      steps[i].name, e, steps[i].want, hits, steps[i].hits,
                      verified, steps[i].verified, held, steps[i].held);
     }
+    /* the delegates' responses after the first: certificates unparsed */
+    assert_int_equal(og_signers_quick(cert->signers), 2);
     og_signers_free(cert->signers);
     cert->signers = saved;
+}
+
+/* A response remembered by its bytes: the same bytes need only the time
+ * window, checked again at each `now`; other bytes the full check. */
+static void remembered_response(void **state)
+{
+    upki_resp_t o = base();
+    og_vmemo_t *saved = cert->memo;
+    og_validation_t v;
+    apr_time_t now = apr_time_now(), later = now + apr_time_from_sec(7200);
+    size_t len = 0, bad_len = 0;
+    unsigned char *der, *bad;
+
+    (void)state;
+    cert->memo = og_vmemo_make(pool);
+    o.signer = &delegated;
+    der = upki_response(&o, &len);
+    assert_int_equal(og_validate_response(cert, der, len, now, 0, &v, pool),
+                     OG_OK);
+    /* past its nextUpdate: the remembered answer is not a valid one */
+    assert_int_equal(og_validate_response(cert, der, len, later, 0, &v,
+                                          pool), OG_ERR_EXPIRED);
+    assert_int_equal(og_validate_response(cert, der, len, now, 0, &v, pool),
+                     OG_OK);
+    assert_int_equal(v.cert_status, OG_CERT_GOOD);
+    /* one bit changed: not the remembered response, refused */
+    der[len - 1] ^= 1;
+    assert_int_not_equal(og_validate_response(cert, der, len, now, 0, &v,
+                                              pool), OG_OK);
+    der[len - 1] ^= 1;
+    /* a refused response is not remembered */
+    o.for_cert = other_leaf.cert;
+    bad = upki_response(&o, &bad_len);
+    assert_int_equal(og_validate_response(cert, bad, bad_len, now, 0, &v,
+                                          pool), OG_ERR_WRONG_CERT);
+    assert_int_equal(og_validate_response(cert, bad, bad_len, now, 0, &v,
+                                          pool), OG_ERR_WRONG_CERT);
+    assert_int_equal(og_validate_response(cert, der, len, now, 0, &v, pool),
+                     OG_OK);
+    /* taken elsewhere (what the start-up helper hands back): the same */
+    {
+        og_vmemo_t *kept = cert->memo, *taken = og_vmemo_make(pool);
+
+        assert_int_equal(og_vmemo_take(taken, og_vmemo_make(pool)), 0);
+        assert_int_equal(og_vmemo_take(taken, kept), 1);
+        cert->memo = taken;
+        assert_int_equal(og_validate_response(cert, der, len, later, 0, &v,
+                                              pool), OG_ERR_EXPIRED);
+        assert_int_equal(og_validate_response(cert, der, len, now, 0, &v,
+                                              pool), OG_OK);
+    }
+    OPENSSL_free(der);
+    OPENSSL_free(bad);
+    cert->memo = saved;
 }
 
 /* The whole table again with the issuer's signers remembered from the
@@ -344,8 +400,10 @@ static int setup_signers(void **state)
 {
     int rc = setup(state);
 
-    if (rc == 0)
+    if (rc == 0) {
         cert->signers = og_signers_make();
+        cert->memo = og_vmemo_make(pool);
+    }
     return rc;
 }
 
@@ -353,6 +411,7 @@ static int teardown_signers(void **state)
 {
     og_signers_free(cert->signers);
     cert->signers = NULL;
+    cert->memo = NULL;
     return teardown(state);
 }
 
@@ -371,6 +430,7 @@ int main(void)
         cmocka_unit_test(other_certificate_refused),
         cmocka_unit_test(time_window),
         cmocka_unit_test(remembered_signers),
+        cmocka_unit_test(remembered_response),
     };
     int rc;
 
