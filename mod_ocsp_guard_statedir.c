@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include <httpd.h>
@@ -187,14 +188,22 @@ typedef struct {
 } og_ahead_conf_t;
 
 #define OG_AHEAD_KEY "mod_ocsp_guard:ahead"
-#define OG_AHEAD_MAX_WAIT apr_time_from_sec(120)
+/* a helper that does not move on for this long is stopped (what it did
+ * is taken, the rest validated by og_load_persisted as ever) */
+#define OG_AHEAD_STALL apr_time_from_sec(5)
+#define OG_AHEAD_HEAD 64            /* the progress word, then the memos */
 
 typedef struct {
     pid_t pid;
     apr_array_header_t *certs;      /* og_cert_t *, the cache's */
-    char *memos;                    /* og_vmemo_t each, shared */
-    apr_size_t memos_len;
+    char *shared;                   /* progress, og_vmemo_t each */
+    apr_size_t shared_len;
 } og_ahead_t;
+
+#define OG_AHEAD_PROGRESS(a) ((volatile apr_uint32_t *)(a)->shared)
+#define OG_AHEAD_MEMO(a, i) \
+    ((og_vmemo_t *)((a)->shared + OG_AHEAD_HEAD \
+                    + (apr_size_t)(i) * og_vmemo_size()))
 
 static og_ahead_t *og_ahead;        /* this generation's, NULL: none */
 
@@ -215,7 +224,29 @@ void og_ahead_remember(og_server_conf_t *sc, apr_pool_t *p)
     ac->record_max = OG_RECORD_HDR_LEN + sc->max_response_size;
 }
 
-/* The helper: validates and leaves the results in the shared memos. */
+/* The helper, for one certificate: its saved response validated, the
+ * result left in the shared memo. */
+static void og_ahead_one(og_ahead_t *a, const og_ahead_conf_t *ac, int i,
+                         apr_pool_t *p)
+{
+    og_cert_t *c = APR_ARRAY_IDX(a->certs, i, og_cert_t *);
+    unsigned char *buf = NULL;
+    apr_size_t len = 0;
+    og_record_t rec;
+    og_validation_t v;
+
+    if (og_store_load(ac->dir, og_store_name(p, c->sha1_hex),
+                      ac->record_max, &buf, &len, p) != APR_SUCCESS
+        || og_record_decode(&rec, buf, len) != APR_SUCCESS
+        || memcmp(rec.cert_sha1, c->sha1, OG_CERT_SHA1_LEN) != 0)
+        return;
+    /* this process's copy of the certificate remembers into the shared
+     * memory */
+    c->memo = OG_AHEAD_MEMO(a, i);
+    og_validate_response(c, rec.der, rec.der_len, apr_time_now(),
+                         OG_CLOCK_SKEW, &v, p);
+}
+
 static void og_ahead_run(og_ahead_t *a, const og_ahead_conf_t *ac)
 {
     apr_pool_t *p;
@@ -224,58 +255,47 @@ static void og_ahead_run(og_ahead_t *a, const og_ahead_conf_t *ac)
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS)
         return;
     for (i = 0; i < a->certs->nelts; i++) {
-        og_cert_t *c = APR_ARRAY_IDX(a->certs, i, og_cert_t *);
-        unsigned char *buf = NULL;
-        apr_size_t len = 0;
-        og_record_t rec;
-        og_validation_t v;
-
         apr_pool_clear(p);
-        if (og_store_load(ac->dir, og_store_name(p, c->sha1_hex),
-                          ac->record_max, &buf, &len, p) != APR_SUCCESS
-            || og_record_decode(&rec, buf, len) != APR_SUCCESS
-            || memcmp(rec.cert_sha1, c->sha1, OG_CERT_SHA1_LEN) != 0)
-            continue;
-        /* this process's copy of the certificate remembers into the
-         * shared memory */
-        c->memo = (og_vmemo_t *)(a->memos + (apr_size_t)i * og_vmemo_size());
-        og_validate_response(c, rec.der, rec.der_len, apr_time_now(),
-                             OG_CLOCK_SKEW, &v, p);
+        og_ahead_one(a, ac, i, p);
+        apr_atomic_set32(OG_AHEAD_PROGRESS(a), (apr_uint32_t)i + 1);
     }
 }
 
-/* The helper done (or stopped after OG_AHEAD_MAX_WAIT), its results
- * taken by the certificates: how many, -1 when there was no helper. */
+/* The helper done (or stopped when it no longer moves on), what it
+ * validated taken by the certificates: how many, -1 with no helper. */
 int og_ahead_wait(void)
 {
     og_ahead_t *a = og_ahead;
-    apr_time_t until = apr_time_now() + OG_AHEAD_MAX_WAIT;
-    int i, status, done = 0, taken = 0;
+    apr_time_t moved = apr_time_now();
+    apr_uint32_t seen = 0, done;
+    int i, status, taken = 0;
 
     if (!a)
         return -1;
     og_ahead = NULL;
-    while (!done) {
+    for (;;) {
         pid_t w = waitpid(a->pid, &status, WNOHANG);
+        apr_uint32_t now_at = apr_atomic_read32(OG_AHEAD_PROGRESS(a));
 
-        if (w == a->pid || (w < 0 && errno != EINTR)) {
-            done = w == a->pid && WIFEXITED(status)
-                   && WEXITSTATUS(status) == 0 ? 1 : -1;
+        if (w == a->pid || (w < 0 && errno != EINTR))
+            break;
+        if (now_at != seen) {
+            seen = now_at;
+            moved = apr_time_now();
         }
-        else if (apr_time_now() > until) {
+        else if (apr_time_now() - moved > OG_AHEAD_STALL) {
             kill(a->pid, SIGKILL);
             waitpid(a->pid, &status, 0);
-            done = -1;
+            break;
         }
-        else {
-            apr_sleep(apr_time_from_msec(5));
-        }
+        apr_sleep(apr_time_from_msec(5));
     }
-    for (i = 0; done > 0 && i < a->certs->nelts; i++)
+    /* memos up to the progress word were written before it */
+    done = apr_atomic_read32(OG_AHEAD_PROGRESS(a));
+    for (i = 0; i < a->certs->nelts && (apr_uint32_t)i < done; i++)
         taken += og_vmemo_take(APR_ARRAY_IDX(a->certs, i, og_cert_t *)->memo,
-                               (og_vmemo_t *)(a->memos + (apr_size_t)i
-                                              * og_vmemo_size()));
-    munmap(a->memos, a->memos_len);
+                               OG_AHEAD_MEMO(a, i));
+    munmap(a->shared, a->shared_len);
     return taken;
 }
 
@@ -301,10 +321,11 @@ void og_ahead_start(og_certcache_t *cc, apr_pool_t *pconf)
     a->certs = og_certcache_list(cc, pconf);
     if (a->certs->nelts == 0)
         return;
-    a->memos_len = (apr_size_t)a->certs->nelts * og_vmemo_size();
-    a->memos = mmap(NULL, a->memos_len, PROT_READ | PROT_WRITE,
-                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (a->memos == MAP_FAILED)
+    a->shared_len = OG_AHEAD_HEAD
+                    + (apr_size_t)a->certs->nelts * og_vmemo_size();
+    a->shared = mmap(NULL, a->shared_len, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (a->shared == MAP_FAILED)
         return;
     pid = fork();
     if (pid == 0) {
@@ -312,7 +333,7 @@ void og_ahead_start(og_certcache_t *cc, apr_pool_t *pconf)
         _exit(0);
     }
     if (pid < 0) {
-        munmap(a->memos, a->memos_len);
+        munmap(a->shared, a->shared_len);
         return;
     }
     a->pid = pid;

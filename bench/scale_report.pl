@@ -99,6 +99,26 @@ for my $n (@ns) {
         join(' ', @{ $x->{graceful_s_without} }), join(' ', @{ $x->{graceful_s_with} });
 }
 $s .= "\n![time to ready and to all stapled versus vhosts](bench-scale.png)\n\n";
+$s .= <<TXT;
+What the module does at start-up, per certificate: mod_ssl primes every
+certificate in each configuration pass (two at start-up, one at each
+graceful restart). The parsed certificates are kept for the life of the
+process (og_certcache, by mod_ssl's id and the PEM's digest), so a
+certificate is parsed in the first pass only, and again only when it
+changes; each issuer is parsed once; the certificate itself is read only
+as far as needed (CertID, AIA, TLS Feature, subject, serial, notAfter:
+no X509 object, its key never decoded). The saved responses of the state
+dir are validated by a helper process forked at the second pass's
+pre_config, while httpd and mod_ssl read their configuration; the parent
+takes its results (og_vmemo_t) and checks only the time window again.
+Responses of a delegated responder seen before (the same certificates
+field, byte for byte, as a response whose signer passed the full check
+for this issuer) are decoded without parsing that certificate and
+checked with the remembered signer: only the signature is verified.
+The timed starts run at LogLevel warn: at info the module writes one line
+per certificate.
+
+TXT
 
 if (%was) {
     $s .= <<TXT;
