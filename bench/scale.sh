@@ -34,6 +34,8 @@ SCALE_RTT=${SCALE_RTT:-50}
 SCALE_SAMPLE=${SCALE_SAMPLE:-100}
 SCALE_MIRROR_N=${SCALE_MIRROR_N:-1000}     # 0: no mirror scenario
 SCALE_RECOVERY_MAX=${SCALE_RECOVERY_MAX:-720}
+SCALE_PHASES=${SCALE_PHASES:-stapled mirror ready}
+phase() { [[ " $SCALE_PHASES " == *" $1 "* ]]; }
 MODULE=${MODULE:-$top/.libs/mod_ocsp_guard.so}
 mkdir -p "$work" "$(dirname "$result")"
 work=$(cd "$work" && pwd)
@@ -55,10 +57,10 @@ start_responders() {   # certdir validity-option
         -rkey "$pki/ocsp.key" -CA "$pki/intermediate.crt" $2 -multi 2 >"$work/ocsp.log" 2>&1 ) &
     ocsp_pid=$!
     perl "$top/t/bin/fault_responder.pl" --port $AIA --mode-file "$work/aia.mode" \
-        --upstream $OCSP --dir "$work" >> "$work/aia.log" 2>&1 &
+        --upstream $OCSP --dir "$work" --keep-alive >> "$work/aia.log" 2>&1 &
     aia_pid=$!
     perl "$top/t/bin/fault_responder.pl" --port $MIRROR --mode-file "$work/mirror.mode" \
-        --upstream $OCSP --dir "$work" >> "$work/mirror.log" 2>&1 &
+        --upstream $OCSP --dir "$work" --keep-alive >> "$work/mirror.log" 2>&1 &
     mirror_pid=$!
     wait_listening $OCSP; wait_listening $AIA; wait_listening $MIRROR
 }
@@ -120,6 +122,13 @@ pss_kb() {   # all httpd processes, parent first
     echo "$total"
 }
 fetched() { grep -c 'OG00201' "$d/logs/error_log" 2>/dev/null || true; }
+# certificates fetched per 5 s from the first fetch on (the error log's
+# timestamps), to see the rate
+fetch_progress() {
+    grep 'OG00201' "$d/logs/error_log" 2>/dev/null | sed 's/^\[[A-Za-z]* [A-Za-z]* *[0-9]* \([0-9:]*\).*/\1/' \
+        | awk -F: '{ t = $1 * 3600 + $2 * 60 + $3; if (!s) s = t; n[int((t - s) / 5)]++ }
+                   END { for (i = 0; i in n; i++) printf "%d ", n[i] }'
+}
 fetched_from() { grep 'OG00201' "$d/logs/error_log" 2>/dev/null | grep -c "from $1" || true; }
 requests() { grep -c ' relay' "$work/aia.log" 2>/dev/null || true; }
 wait_fetched() {   # count t0 max-seconds: seconds from t0, or "" on time-out
@@ -154,6 +163,7 @@ for N in $SCALE_VHOSTS; do
     # --- stapled: a first start, nothing saved; responses valid a minute
     # so that the second round comes inside the run
     start_responders "$d/certs" "-nmin 1"
+    if phase stapled; then
     log "$N vhosts: first start, nothing saved, responder ${SCALE_RTT} ms away"
     conf 1; rm -rf "${d:?}/state/"*
     t0=$(now); start_httpd
@@ -171,10 +181,12 @@ for N in $SCALE_VHOSTS; do
         sleep 2
         R[$N.pss_with_round2]=$(pss_kb)
     fi
+    R[$N.fetch_progress]=$(fetch_progress)
     stop_httpd
+    fi
 
     # --- mirror: the AIA responder blackholed, a mirror server-wide
-    if [ "$N" = "$SCALE_MIRROR_N" ]; then
+    if [ "$N" = "$SCALE_MIRROR_N" ] && phase mirror; then
         log "$N vhosts: AIA responder blackholed, OCSPGuardMirror answering"
         echo blackhole > "$work/aia.mode"
         : > "$work/mirror.log"
@@ -204,6 +216,7 @@ for N in $SCALE_VHOSTS; do
     fi
 
     # --- ready: saved responses valid a day, then starts alternated
+    phase ready || { stop_responders; continue; }
     start_responders "$d/certs" "-ndays 1"
     echo relay > "$work/aia.mode"
     log "$N vhosts: filling the state dir"
@@ -274,6 +287,7 @@ perl -MJSON::PP -e '
         $x{requests_round1} = num($r{"$n.requests_round1"});
         $x{requests_round2} = num($r{"$n.requests_round2"});
         $x{sample} = $r{"$n.sample"};
+        $x{fetched_per_5s} = [map { $_ + 0 } split " ", $r{"$n.fetch_progress"} // ""];
         $x{saved_responses_loaded} = num($r{"$n.saved_loaded"});
         $x{pss_kb_without} = num($r{"$n.pss_without"});
         $x{pss_kb_with_round1} = num($r{"$n.pss_with"});
