@@ -33,9 +33,9 @@
 APXS      ?= $(shell command -v apxs || command -v apxs2 || echo apxs)
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror
-SRC       := src/og_cert.c src/og_chain.c src/og_error.c src/og_event.c \
-             src/og_fetch.c src/og_lease.c src/og_parse.c src/og_record.c \
-             src/og_report.c \
+SRC       := src/og_cert.c src/og_certcache.c src/og_chain.c src/og_error.c \
+             src/og_event.c src/og_fetch.c src/og_lease.c src/og_parse.c \
+             src/og_record.c src/og_report.c \
              src/og_round.c src/og_sched.c src/og_store.c src/og_track.c \
              src/og_validate.c src/og_ways.c
 GLUE      := mod_ocsp_guard.c mod_ocsp_guard_cache.c mod_ocsp_guard_config.c \
@@ -101,7 +101,7 @@ UNIT_TESTS := t/unit/test_record t/unit/test_sched t/unit/test_validate \
               t/unit/test_cert t/unit/test_fetch t/unit/test_event \
               t/unit/test_parse t/unit/test_store t/unit/test_chain \
               t/unit/test_track t/unit/test_round t/unit/test_report \
-              t/unit/test_ways
+              t/unit/test_ways t/unit/test_certcache
 
 t/unit/test_%: t/unit/test_%.c $(SRC) $(wildcard src/*.h) t/unit/unit_pki.h
 	$(CC) $(WARN) -g -I. $(APR_CFLAGS) -o $@ $< $(SRC) $(APR_LIBS) $(LIBS) -lcmocka -lpthread

@@ -26,27 +26,6 @@ og_state_t *og;
 /* ------------------------------------------------------------------ */
 /* registry: built at prime time, in the parent                       */
 
-/* Certificates of one CA share its intermediate: keep one parsed copy of
- * each issuer (refcounted), not one per certificate. */
-static void og_share_issuer(og_cert_t *c)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    X509 *shared;
-
-    if (!X509_digest(c->issuer, EVP_sha1(), md, &len))
-        return;
-    shared = apr_hash_get(og->issuers, md, (apr_ssize_t)len);
-    if (!shared) {
-        apr_hash_set(og->issuers, apr_pmemdup(og->pool, md, len),
-                     (apr_ssize_t)len, c->issuer);
-    }
-    else if (shared != c->issuer && X509_up_ref(shared)) {
-        X509_free(c->issuer);
-        c->issuer = shared;
-    }
-}
-
 static og_entry_t *og_entry_for(const char *id, apr_size_t id_len,
                                 const char *pem)
 {
@@ -63,12 +42,12 @@ static og_entry_t *og_entry_for(const char *id, apr_size_t id_len,
     e->id_len = id_len;
     e->index = og->entries->nelts;
     e->vhosts = apr_array_make(og->pool, 2, sizeof(const char *));
-    e->cert = og_cert_parse(pem, og->pool, &err);
+    /* parsed once for the life of the process, not in every pass */
+    e->cert = og_certcache_get(og->certs, id, id_len, pem, &err);
     if (!e->cert) {
         e->parse_error = err;
     }
     else {
-        og_share_issuer(e->cert);
         og_track_init(&e->track, e->cert->not_after, e->cert->must_staple);
         /* alike on every server of a fleet (og_sched_shared_jitter) */
         e->track.seed = ((apr_uint32_t)e->cert->sha1[0] << 24)
@@ -144,9 +123,14 @@ static void og_report_registry(server_rec *s, apr_pool_t *p)
 
     for (i = 0; i < og->entries->nelts; i++) {
         og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
-        const char *vh = og_vhost_list(p, e);
+        const char *vh;
         og_event_t ev;
 
+        /* the usual case, thousands of times on a shared host: said only
+         * when info is logged, and then the lists are made */
+        if (e->cert && e->claimed && !APLOGinfo(s))
+            continue;
+        vh = og_vhost_list(p, e);
         if (!e->cert) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, OGLOGNO(00101)
                          "certificate of %s not handled: %s", vh,
@@ -195,6 +179,20 @@ static void og_report_registry(server_rec *s, apr_pool_t *p)
     }
 }
 
+/* What this pass cost in parsing: the first parses everything once, the
+ * second and every graceful restart only what changed. */
+static void og_certcache_report(server_rec *s)
+{
+    og_certcache_stats_t st;
+
+    og_certcache_stats(og->certs, &st);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, OGLOGNO(00150)
+                 "certificates: %u parsed, %u parsed before, %u issuer(s)"
+                 " parsed; %u no longer configured freed; %u held, %u"
+                 " issuer(s)", st.parsed, st.reused, st.issuers_parsed,
+                 st.freed, st.held, st.issuers);
+}
+
 /* ------------------------------------------------------------------ */
 /* start-up                                                           */
 
@@ -210,6 +208,41 @@ static unsigned int og_id_hash(const char *key, apr_ssize_t *klen)
     return h;
 }
 
+/* The parsed certificates outlive this configuration (and the module's
+ * code, which httpd unloads between passes): kept in the process pool,
+ * freed by us when the process exits, never by a cleanup of the pool. */
+#define OG_CERTCACHE_KEY "mod_ocsp_guard:certcache"
+
+static apr_status_t og_certcache_exit(void *data)
+{
+    og_certcache_t *cc = data;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+        og_certcache_destroy(cc);
+        apr_pool_userdata_set(NULL, OG_CERTCACHE_KEY, NULL, ap_pglobal);
+    }
+    return APR_SUCCESS;
+}
+
+static og_certcache_t *og_certcache_for(apr_pool_t *pconf)
+{
+    void *data = NULL;
+    og_certcache_t *cc;
+
+    apr_pool_userdata_get(&data, OG_CERTCACHE_KEY, ap_pglobal);
+    cc = data;
+    if (!cc) {
+        cc = og_certcache_make(ap_pglobal);
+        if (!cc)
+            return NULL;
+        apr_pool_userdata_set(cc, OG_CERTCACHE_KEY, NULL, ap_pglobal);
+    }
+    og_certcache_generation(cc);
+    apr_pool_cleanup_register(pconf, cc, og_certcache_exit,
+                              apr_pool_cleanup_null);
+    return cc;
+}
+
 static int og_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                          apr_pool_t *ptemp)
 {
@@ -220,7 +253,10 @@ static int og_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     og = apr_pcalloc(pconf, sizeof(*og));
     og->pool = pconf;
     og->by_id = apr_hash_make_custom(pconf, og_id_hash);
-    og->issuers = apr_hash_make(pconf);
+    og->certs = og_certcache_for(pconf);
+    if (!og->certs)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    og_ahead_start(og->certs, pconf);
     og->entries = apr_array_make(pconf, 8, sizeof(og_entry_t *));
     og->items = apr_array_make(pconf, 8, sizeof(og_item_t *));
     rv = ap_mutex_register(pconf, "ocsp-guard-cache", NULL, APR_LOCK_DEFAULT,
@@ -254,13 +290,23 @@ static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
     og_server_conf_t *sc = og_conf(s);
-    int status;
+    int status, ahead;
 
     (void)plog;
+    /* the saved responses checked ahead are in; then what this pass no
+     * longer uses may go */
+    ahead = og_ahead_wait();
+    og_ahead_remember(sc, ptemp);
+    og_certcache_sweep(og->certs);
+    og_certcache_report(s);
     /* httpd reads its configuration twice at start-up; the first pass
      * only checks it. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
+    if (ahead >= 0)
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, OGLOGNO(00151)
+                     "%d saved response(s) validated ahead, while the"
+                     " configuration was read", ahead);
     og->s = s;
     og->notify_cmd = sc->notify_cmd;
     og_open_event_log(s, sc, pconf);

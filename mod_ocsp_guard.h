@@ -21,6 +21,7 @@
 #include <ap_socache.h>
 
 #include "src/og_cert.h"
+#include "src/og_certcache.h"
 #include "src/og_chain.h"
 #include "src/og_event.h"
 #include "src/og_report.h"
@@ -203,7 +204,7 @@ typedef struct {
     apr_pool_t *pool;               /* pconf */
     server_rec *s;
     apr_hash_t *by_id;
-    apr_hash_t *issuers;            /* X509 * by SHA-1 of the DER */
+    og_certcache_t *certs;          /* parsed certificates: per process */
     apr_array_header_t *entries;    /* og_entry_t *, priming order */
     apr_array_header_t *items;      /* og_item_t * of the claimed ones */
     int owned;                      /* entries claimed */
@@ -261,6 +262,13 @@ apr_status_t og_cache_put(og_cache_t *cache, const og_entry_t *e,
 void og_setup_state_dir(server_rec *s, og_server_conf_t *sc,
                         apr_pool_t *pconf);
 void og_load_persisted(server_rec *s, apr_pool_t *ptemp);
+/* Saved responses validated ahead, by a helper process forked at
+ * pre_config from what the last pass knew (og_ahead_remember at each
+ * post_config), its results taken (og_ahead_wait) before
+ * og_load_persisted needs them. */
+void og_ahead_remember(og_server_conf_t *sc, apr_pool_t *p);
+void og_ahead_start(og_certcache_t *cc, apr_pool_t *pconf);
+int og_ahead_wait(void);
 /* This certificate's record from the state dir: APR_ENOENT when there is
  * none, APR_EINVAL when the file is not a record for this certificate. */
 apr_status_t og_state_read(const og_entry_t *e, og_record_t *rec,

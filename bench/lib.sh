@@ -23,6 +23,21 @@ wait_listening() {   # port [tenths]
     return 1
 }
 
+# httpd is ready when its final configuration pass is done: the error
+# log's AH00489 ("resuming normal operations"; a graceful restart logs it
+# again) and the pid file. It listens during the first pass already, which
+# with thousands of vhosts is long before it serves.
+readies() { grep -c 'AH00489' "$1" 2>/dev/null || true; }   # error_log
+wait_httpd_ready() {   # error_log pidfile [count [seconds]]
+    local i
+    for ((i = 0; i < ${4:-600} * 20; i++)); do
+        [ "$(readies "$1")" -ge "${3:-1}" ] && [ -s "$2" ] && return 0
+        sleep 0.05
+    done
+    echo "bench: httpd not ready after ${4:-600} s ($1)" >&2
+    return 1
+}
+
 make_pki() {
     bash "$top/t/pki/mkpki.sh" "$pki" >/dev/null 2>&1
     chmod -R a+rX "$work"

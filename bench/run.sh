@@ -20,8 +20,10 @@
 #             would not come round in a run)
 #   restart   full restart of every contender with the responder down
 #   cold      first start with the responder down and nothing saved
-# then the handshake path under callgrind, 1,000 vhosts, and 10,000
-# certificates through the fetch engine.
+# then the handshake path under callgrind, 1,000 vhosts, shared-hosting
+# scale (bench/scale.sh: start-up, time to all stapled, graceful restart,
+# memory, a dead AIA responder with a mirror), and 10,000 certificates
+# through the fetch engine.
 # Results: bench/results/*.json, docs/benchmarks.md, docs/bench-*.png.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -158,6 +160,12 @@ if want vhosts; then
     log "1,000 vhosts, each with its own certificate"
     bash "$top/bench/scale_vhosts.sh" "$work/vhosts" "$results/vhosts.json" || true
 fi
+# shared-hosting scale: 100 and 1,000 vhosts (SCALE_10K=1: 10,000 too),
+# with and without the module, and the dead-AIA + mirror scenario
+if want scale; then
+    log "shared-hosting scale: ${SCALE_VHOSTS:-100 1000${SCALE_10K:+ 10000}} vhosts"
+    bash "$top/bench/scale.sh" "$work/scale" "$results/scale.json" || true
+fi
 if want fetch; then
     log "10,000 certificates through the fetch engine"
     bash "$top/bench/scale_fetch.sh" "$work/fetch" "$work/pki" "$results/fetch.json" || true
@@ -165,5 +173,9 @@ fi
 
 kill "$fault_pid" "$ocsp_pid" 2>/dev/null || true
 perl "$top/bench/report.pl" doc "$results" "$top/docs"
+if [ -f "$results/scale.json" ]; then
+    perl "$top/bench/scale_report.pl" "$results/scale.json" "$top/docs" \
+        ${SCALE_BEFORE:+"$SCALE_BEFORE"}
+fi
 echo
 cat "$top/docs/benchmarks.md"

@@ -91,7 +91,7 @@ requests() { grep -c ' relay ' "$dir/requests.log" || true; }
 # --- without the module: the memory baseline
 conf 0
 "$apache" -f "$dir/httpd.conf" -k start
-wait_listening $HTTPS 600
+wait_httpd_ready "$dir/logs/error_log" "$dir/run/httpd.pid"
 sleep 5
 pss_without=$(pss_kb)
 list_without=$(pss_list)

@@ -3,7 +3,10 @@
 #include <time.h>
 
 #include <apr_strings.h>
+#include <openssl/asn1t.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <openssl/evp.h>
 
@@ -12,12 +15,63 @@
 /* id-pe-tlsfeature (RFC 7633); status_request is feature 5 */
 #define OG_OID_TLSFEATURE "1.3.6.1.5.5.7.1.24"
 
-static apr_status_t cert_cleanup(void *data)
+/* A certificate read only as far as the module needs it: the subject
+ * public key stays an opaque ANY, so none of OpenSSL 3's key decoding
+ * (its decoder framework, the costly part of an X509 parse) runs, and
+ * no X509 object with its cached extensions and digests is built. */
+typedef struct {
+    ASN1_INTEGER *version;
+    ASN1_INTEGER *serial;
+    X509_ALGOR *sig_alg;
+    X509_NAME *issuer;
+    X509_VAL *validity;
+    X509_NAME *subject;
+    ASN1_TYPE *key;
+    ASN1_BIT_STRING *issuer_uid;
+    ASN1_BIT_STRING *subject_uid;
+    STACK_OF(X509_EXTENSION) *extensions;
+} og_tbs_t;
+
+typedef struct {
+    og_tbs_t *tbs;
+    X509_ALGOR *sig_alg;
+    ASN1_BIT_STRING *signature;
+} og_lite_t;
+
+ASN1_SEQUENCE(og_tbs_t) = {
+    ASN1_EXP_OPT(og_tbs_t, version, ASN1_INTEGER, 0),
+    ASN1_SIMPLE(og_tbs_t, serial, ASN1_INTEGER),
+    ASN1_SIMPLE(og_tbs_t, sig_alg, X509_ALGOR),
+    ASN1_SIMPLE(og_tbs_t, issuer, X509_NAME),
+    ASN1_SIMPLE(og_tbs_t, validity, X509_VAL),
+    ASN1_SIMPLE(og_tbs_t, subject, X509_NAME),
+    ASN1_SIMPLE(og_tbs_t, key, ASN1_ANY),
+    ASN1_IMP_OPT(og_tbs_t, issuer_uid, ASN1_BIT_STRING, 1),
+    ASN1_IMP_OPT(og_tbs_t, subject_uid, ASN1_BIT_STRING, 2),
+    ASN1_EXP_SEQUENCE_OF_OPT(og_tbs_t, extensions, X509_EXTENSION, 3)
+/* cppcheck-suppress unknownMacro */
+} static_ASN1_SEQUENCE_END(og_tbs_t)
+
+ASN1_SEQUENCE(og_lite_t) = {
+    ASN1_SIMPLE(og_lite_t, tbs, og_tbs_t),
+    ASN1_SIMPLE(og_lite_t, sig_alg, X509_ALGOR),
+    ASN1_SIMPLE(og_lite_t, signature, ASN1_BIT_STRING)
+/* cppcheck-suppress unknownMacro */
+} static_ASN1_SEQUENCE_END(og_lite_t)
+
+void og_cert_release(og_cert_t *c)
 {
-    og_cert_t *c = data;
     X509_free(c->cert);
     X509_free(c->issuer);
     OCSP_CERTID_free(c->certid);
+    c->cert = NULL;
+    c->issuer = NULL;
+    c->certid = NULL;
+}
+
+static apr_status_t cert_cleanup(void *data)
+{
+    og_cert_release(data);
     return APR_SUCCESS;
 }
 
@@ -50,20 +104,17 @@ apr_time_t og_asn1_time_to_apr(const ASN1_TIME *t)
 
 /* A TLS Feature extension listing status_request (5) means the certificate
  * is "must-staple": clients may refuse a handshake without a staple. */
-static int has_must_staple(X509 *x)
+static int has_must_staple(const X509_EXTENSION *ext)
 {
-    ASN1_OBJECT *oid = OBJ_txt2obj(OG_OID_TLSFEATURE, 1);
-    int idx = oid ? X509_get_ext_by_OBJ(x, oid, -1) : -1;
     const ASN1_OCTET_STRING *data;
     const unsigned char *der;
     ASN1_SEQUENCE_ANY *seq;
     int i, found = 0;
 
-    ASN1_OBJECT_free(oid);
-    if (idx < 0)
+    if (!ext)
         return 0;
     /* The extension value is a SEQUENCE OF INTEGER. */
-    data = X509_EXTENSION_get_data(X509_get_ext(x, idx));
+    data = X509_EXTENSION_get_data((X509_EXTENSION *)ext);
     der = ASN1_STRING_get0_data(data);
     seq = d2i_ASN1_SEQUENCE_ANY(NULL, &der, ASN1_STRING_length(data));
     if (!seq)
@@ -117,81 +168,224 @@ static int build_request(og_cert_t *c, apr_pool_t *p)
     return 1;
 }
 
-og_cert_t *og_cert_parse(const char *pem, apr_pool_t *p, const char **err)
+/* The extension with this OID, or NULL. */
+static const X509_EXTENSION *find_ext(const STACK_OF(X509_EXTENSION) *exts,
+                                      const ASN1_OBJECT *oid)
 {
-    og_cert_t *c = apr_pcalloc(p, sizeof(*c));
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    STACK_OF(OPENSSL_STRING) *aia;
-    const ASN1_INTEGER *serial;
-    BIGNUM *bn;
-    unsigned int mdlen = 0;
     int i;
 
-    *err = NULL;
-    if (!bio) {
-        *err = "out of memory";
-        return NULL;
+    for (i = 0; oid && i < sk_X509_EXTENSION_num(exts); i++) {
+        X509_EXTENSION *x = sk_X509_EXTENSION_value(exts, i);
+        if (!OBJ_cmp(X509_EXTENSION_get_object(x), oid))
+            return x;
     }
-    c->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    if (c->cert)
-        c->issuer = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    apr_pool_cleanup_register(p, c, cert_cleanup, apr_pool_cleanup_null);
-    if (!c->cert) {
+    return NULL;
+}
+
+/* The OCSP responder URLs of the Authority Information Access
+ * extension, in its order. */
+static void read_aia(og_cert_t *c, const STACK_OF(X509_EXTENSION) *exts,
+                     apr_pool_t *p)
+{
+    ASN1_OBJECT *oid = OBJ_nid2obj(NID_info_access);
+    const X509_EXTENSION *ext = find_ext(exts, oid);
+    AUTHORITY_INFO_ACCESS *aia;
+    int i;
+
+    c->ocsp_urls = apr_array_make(p, 1, sizeof(const char *));
+    if (!ext || !(aia = X509V3_EXT_d2i((X509_EXTENSION *)ext))) {
+        ERR_clear_error();
+        return;
+    }
+    for (i = 0; i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
+        const ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+        const ASN1_IA5STRING *uri;
+
+        if (OBJ_obj2nid(ad->method) != NID_ad_OCSP
+            || ad->location->type != GEN_URI)
+            continue;
+        uri = ad->location->d.uniformResourceIdentifier;
+        if (uri->length > 0 && !memchr(uri->data, '\0', (size_t)uri->length))
+            APR_ARRAY_PUSH(c->ocsp_urls, const char *)
+                = apr_pstrndup(p, (const char *)uri->data,
+                               (apr_size_t)uri->length);
+    }
+    AUTHORITY_INFO_ACCESS_free(aia);
+}
+
+static const char *serial_hex(const ASN1_INTEGER *serial, apr_pool_t *p)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+    char *hex;
+    const char *s;
+
+    if (!bn)
+        return "";
+    hex = BN_bn2hex(bn);
+    s = apr_pstrdup(p, hex ? hex : "");
+    OPENSSL_free(hex);
+    BN_free(bn);
+    return s;
+}
+
+/* What X509_check_issued compares, without a parsed leaf: the names,
+ * the leaf's authority key id against the issuer's subject key id when
+ * both are given, and the issuer's key usage when it has one. */
+static int issued_by(const og_tbs_t *tbs, X509 *issuer)
+{
+    ASN1_OBJECT *oid = OBJ_nid2obj(NID_authority_key_identifier);
+    const X509_EXTENSION *ext = find_ext(tbs->extensions, oid);
+    const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(issuer);
+    AUTHORITY_KEYID *akid;
+    int ok = 1;
+
+    if (X509_NAME_cmp(tbs->issuer, X509_get_subject_name(issuer)) != 0)
+        return 0;
+    if ((X509_get_extension_flags(issuer) & EXFLAG_KUSAGE)
+        && !(X509_get_key_usage(issuer) & KU_KEY_CERT_SIGN))
+        return 0;
+    if (ext && (akid = X509V3_EXT_d2i((X509_EXTENSION *)ext)) != NULL) {
+        if (akid->keyid && skid
+            && ASN1_OCTET_STRING_cmp(akid->keyid, skid) != 0)
+            ok = 0;
+        AUTHORITY_KEYID_free(akid);
+    }
+    ERR_clear_error();
+    return ok;
+}
+
+/* The fields of `lite` into c; NULL or why not. */
+static const char *extract(og_cert_t *c, const og_lite_t *lite,
+                           X509 *issuer, apr_pool_t *p)
+{
+    const og_tbs_t *tbs = lite->tbs;
+    ASN1_OBJECT *tlsf;
+
+    if (!issued_by(tbs, issuer))
+        return "the second certificate did not issue the first";
+    c->certid = OCSP_cert_id_new(EVP_sha1(), tbs->issuer,
+                                 X509_get0_pubkey_bitstr(issuer),
+                                 tbs->serial);
+    if (!c->certid)
+        return "cannot compute the OCSP CertID";
+    read_aia(c, tbs->extensions, p);
+    tlsf = OBJ_txt2obj(OG_OID_TLSFEATURE, 1);
+    c->must_staple = has_must_staple(find_ext(tbs->extensions, tlsf));
+    ASN1_OBJECT_free(tlsf);
+    c->subject = name_oneline(p, tbs->subject);
+    c->serial_hex = serial_hex(tbs->serial, p);
+    c->not_after = og_asn1_time_to_apr(tbs->validity->notAfter);
+    if (!build_request(c, p))
+        return "cannot encode the OCSP request";
+    return NULL;
+}
+
+og_cert_t *og_cert_make(const unsigned char *der, apr_size_t len,
+                        X509 *issuer, int cleanup, apr_pool_t *p,
+                        const char **err)
+{
+    og_cert_t *c = apr_pcalloc(p, sizeof(*c));
+    const unsigned char *cursor = der;
+    og_lite_t *lite;
+
+    *err = NULL;
+    if (!der || len == 0 || len > 0x7fffffff) {
         *err = "no certificate in the PEM data";
         return NULL;
     }
-    if (!c->issuer) {
+    if (!issuer) {
         *err = "no issuer certificate after the certificate";
         return NULL;
     }
-    if (X509_check_issued(c->issuer, c->cert) != X509_V_OK) {
-        *err = "the second certificate did not issue the first";
+    lite = (og_lite_t *)ASN1_item_d2i(NULL, &cursor, (long)len,
+                                      ASN1_ITEM_rptr(og_lite_t));
+    if (!lite) {
+        ERR_clear_error();
+        *err = "no certificate in the PEM data";
         return NULL;
     }
-    c->certid = OCSP_cert_to_id(EVP_sha1(), c->cert, c->issuer);
-    if (!c->certid) {
-        *err = "cannot compute the OCSP CertID";
-        return NULL;
-    }
-    if (!X509_digest(c->cert, EVP_sha1(), c->sha1, &mdlen)
-        || mdlen != OG_CERT_SHA1_LEN) {
-        *err = "cannot compute the certificate digest";
-        return NULL;
-    }
+    if (cleanup)
+        apr_pool_cleanup_register(p, c, cert_cleanup, apr_pool_cleanup_null);
+    if (X509_up_ref(issuer))
+        c->issuer = issuer;
+    SHA1(der, (size_t)(cursor - der), c->sha1);
     memcpy(c->sha1_hex, og_hex(p, c->sha1, OG_CERT_SHA1_LEN),
            sizeof(c->sha1_hex));
-
-    c->ocsp_urls = apr_array_make(p, 2, sizeof(const char *));
-    aia = X509_get1_ocsp(c->cert);
-    for (i = 0; aia && i < sk_OPENSSL_STRING_num(aia); i++) {
-        const char *url = sk_OPENSSL_STRING_value(aia, i);
-        if (url && *url)
-            APR_ARRAY_PUSH(c->ocsp_urls, const char *) = apr_pstrdup(p, url);
-    }
-    X509_email_free(aia);
-
-    c->must_staple = has_must_staple(c->cert);
-    c->subject = name_oneline(p, X509_get_subject_name(c->cert));
-    serial = X509_get0_serialNumber(c->cert);
-    bn = ASN1_INTEGER_to_BN(serial, NULL);
-    if (bn) {
-        char *hex = BN_bn2hex(bn);
-        c->serial_hex = apr_pstrdup(p, hex ? hex : "");
-        OPENSSL_free(hex);
-        BN_free(bn);
-    }
-    else {
-        c->serial_hex = "";
-    }
-    c->not_after = og_asn1_time_to_apr(X509_get0_notAfter(c->cert));
-    if (!build_request(c, p)) {
-        *err = "cannot encode the OCSP request";
+    *err = c->issuer ? extract(c, lite, issuer, p) : "out of memory";
+    ASN1_item_free((ASN1_VALUE *)lite, ASN1_ITEM_rptr(og_lite_t));
+    ERR_clear_error();
+    if (*err) {
+        if (!cleanup)
+            og_cert_release(c);
         return NULL;
     }
-    /* Everything needed from the leaf is extracted: with a thousand
-     * certificates, each process is spared a thousand parsed X509s. */
-    X509_free(c->cert);
-    c->cert = NULL;
+    return c;
+}
+
+apr_status_t og_cert_pem_pair(const char *pem, og_der_t *leaf,
+                              og_der_t *issuer, apr_pool_t *p,
+                              const char **err)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    og_der_t *want[2];
+    int i;
+
+    want[0] = leaf;
+    want[1] = issuer;
+    memset(leaf, 0, sizeof(*leaf));
+    memset(issuer, 0, sizeof(*issuer));
+    *err = NULL;
+    if (!bio) {
+        *err = "out of memory";
+        return APR_ENOMEM;
+    }
+    for (i = 0; i < 2; i++) {
+        unsigned char *data = NULL;
+        long len = 0;
+
+        if (!PEM_bytes_read_bio(&data, &len, NULL, PEM_STRING_X509, bio,
+                                NULL, NULL) || len <= 0) {
+            OPENSSL_free(data);
+            break;
+        }
+        want[i]->data = apr_pmemdup(p, data, (apr_size_t)len);
+        want[i]->len = (apr_size_t)len;
+        OPENSSL_free(data);
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    if (!leaf->data)
+        *err = "no certificate in the PEM data";
+    else if (!issuer->data)
+        *err = "no issuer certificate after the certificate";
+    return *err ? APR_EINVAL : APR_SUCCESS;
+}
+
+X509 *og_cert_der_x509(const og_der_t *der)
+{
+    const unsigned char *cursor = der->data;
+    X509 *x;
+
+    if (!der->data || der->len == 0 || der->len > 0x7fffffff)
+        return NULL;
+    x = d2i_X509(NULL, &cursor, (long)der->len);
+    ERR_clear_error();
+    return x;
+}
+
+og_cert_t *og_cert_parse(const char *pem, apr_pool_t *p, const char **err)
+{
+    og_der_t leaf, issuer;
+    X509 *x;
+    og_cert_t *c;
+
+    if (og_cert_pem_pair(pem, &leaf, &issuer, p, err) != APR_SUCCESS)
+        return NULL;
+    if (!(x = og_cert_der_x509(&issuer))) {
+        *err = "no issuer certificate after the certificate";
+        return NULL;
+    }
+    c = og_cert_make(leaf.data, leaf.len, x, 1, p, err);
+    X509_free(x);
     return c;
 }

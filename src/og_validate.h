@@ -40,4 +40,32 @@ og_error_e og_validate_response(const og_cert_t *cert,
 
 const char *og_cert_status_name(og_cert_status_e s);
 
+/* The last response that passed every check but the time window for one
+ * certificate, remembered by its SHA-256 (og_cert_t.memo, NULL: none):
+ * the same bytes again need only the time window checked, at the new
+ * `now`. What validates saved responses ahead of start-up (in a thread of
+ * its own, before the parent needs them) leaves its work here. */
+og_vmemo_t *og_vmemo_make(apr_pool_t *p);
+og_vmemo_t *og_vmemo_copy(const og_vmemo_t *m, apr_pool_t *p);
+/* Its size, to lay memos out in memory another process fills (the same
+ * program), and taking one from there: 1 when src held a response. */
+apr_size_t og_vmemo_size(void);
+int og_vmemo_take(og_vmemo_t *dst, const og_vmemo_t *src);
+
+/* The delegated responders one issuer was seen to authorise, remembered
+ * so that the next response they sign needs no chain verification: every
+ * response of a CA carries the same signer certificate. Set in
+ * og_cert_t.signers (shared by the certificates of that issuer); NULL
+ * there means every response takes the full check. Not locked: one
+ * validating thread per process (the parent at start-up, then the
+ * fetcher). */
+og_signers_t *og_signers_make(void);
+void og_signers_free(og_signers_t *sg);
+/* Responses that took the remembered way, the full way, signers held. */
+void og_signers_counts(const og_signers_t *sg, unsigned long *hits,
+                       unsigned long *verified, int *held);
+/* Of the hits, responses whose certificates were not even parsed (the
+ * same certificates field as a response checked in full before). */
+unsigned long og_signers_quick(const og_signers_t *sg);
+
 #endif

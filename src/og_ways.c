@@ -106,6 +106,11 @@ const og_responder_t *og_ways_report(og_ways_t *w, const og_way_t *way,
     r = find(w, way, 1);
     if (!r)
         return NULL;
+    /* Down already and no probe out: a request that was in flight when it
+     * went down. Only the probe's failure doubles the backoff, or a burst
+     * of parallel timeouts would put the next probe at the cap at once. */
+    if (r->down && !r->probing)
+        return NULL;
     r->failures++;
     r->last_error = error;
     r->probing = 0;

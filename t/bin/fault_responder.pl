@@ -15,7 +15,11 @@
 #   oversize      200 with a 200 KB body
 #   redirect      302 to an ftp:// URL
 # "Connection refused" is the test stopping this process.
-# Usage: fault_responder.pl --port N --mode-file F --upstream N --dir D
+# With --keep-alive, relayed requests keep an HTTP/1.1 client's connection
+# for its next request (a real responder's keep-alive; the mode is read
+# again for each request; stopping this process leaves such connections
+# to their children, so tests of "refused" do without it).
+# Usage: fault_responder.pl --port N --mode-file F --upstream N --dir D [--keep-alive]
 use strict;
 use warnings;
 use Getopt::Long;
@@ -23,9 +27,10 @@ use IO::Socket::INET;
 use POSIX qw(_exit);
 use Time::HiRes qw(sleep time);
 
-my ($port, $mode_file, $upstream, $dir) = (18890, '', 18884, '.');
+my ($port, $mode_file, $upstream, $dir, $keep_alive) = (18890, '', 18884, '.', 0);
 GetOptions('port=i' => \$port, 'mode-file=s' => \$mode_file,
-           'upstream=i' => \$upstream, 'dir=s' => \$dir) or exit 2;
+           'upstream=i' => \$upstream, 'dir=s' => \$dir,
+           'keep-alive' => \$keep_alive) or exit 2;
 $SIG{CHLD} = 'IGNORE';
 
 my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
@@ -52,8 +57,9 @@ sub read_request {
         my $n = sysread $c, $body, $len - length($body), length $body;
         last unless $n;
     }
-    my ($method, $path) = $head =~ /^(\S+)\s+(\S+)/;
-    return ($method, $path, $body);
+    my ($method, $path, $version) = $head =~ /^(\S+)\s+(\S+)\s+HTTP\/(\S+)/;
+    my $keep = ($version // '') eq '1.1' && $head !~ /^Connection:\s*close/mi;
+    return ($method, $path, $body, $keep);
 }
 
 sub answer {
@@ -61,6 +67,27 @@ sub answer {
     $type //= 'application/ocsp-response';
     print $c "HTTP/1.0 $status\r\nContent-Type: $type\r\n"
            . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
+}
+
+# Relayed, and the connection kept for the next request when the client
+# speaks HTTP/1.1 (as a real responder would): the answer is read whole
+# and sent with its length.
+sub relay_keep {
+    my ($c, $method, $path, $body) = @_;
+    my $up = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $upstream)
+        or return answer($c, '502 Bad Gateway', '', 'text/plain');
+    print $up "$method $path HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+            . ($method eq 'POST' ? "Content-Type: application/ocsp-request\r\n"
+                                   . "Content-Length: " . length($body) . "\r\n\r\n$body"
+                                 : "\r\n");
+    my $resp = '';
+    while (sysread $up, $resp, 65536, length $resp) { }
+    my ($head, $data) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/\S+\s+(\d+[^\r\n]*)};
+    $data //= '';
+    print $c "HTTP/1.1 " . ($status // '502 Bad Gateway') . "\r\n"
+           . "Content-Type: application/ocsp-response\r\n"
+           . "Content-Length: " . length($data) . "\r\n\r\n$data";
 }
 
 sub relay {
@@ -83,13 +110,19 @@ sub relay {
 sub serve {
     my $c = shift;
     binmode $c;
-    my ($method, $path, $body) = read_request($c);
+    $c->autoflush(1);
+  REQUEST:
+    my ($method, $path, $body, $keep) = read_request($c);
     return unless $method;
     my $mode = mode();
     # one line per request, so a test can tell a fetch is in flight
     syswrite STDOUT, sprintf("%.3f %s %s\n", time(), $mode, $method);
-    if    ($mode eq 'relay')        { relay($c, $method, $path, $body) }
-    elsif ($mode =~ /^relay:(\d+)$/) { sleep($1 / 1000); relay($c, $method, $path, $body) }
+    if ($mode =~ /^relay(?::(\d+))?$/) {
+        sleep($1 / 1000) if $1;
+        return relay($c, $method, $path, $body) unless $keep && $keep_alive;
+        relay_keep($c, $method, $path, $body);
+        goto REQUEST;
+    }
     elsif ($mode eq 'blackhole')    { sleep 3600 }
     elsif ($mode eq 'http500')      { answer($c, '500 Internal Server Error', '', 'text/plain') }
     elsif ($mode eq 'garbage')      { answer($c, '200 OK', "this is not an OCSP response\n") }

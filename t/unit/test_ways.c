@@ -58,6 +58,18 @@ static const struct {
         { 61, 0, 1, OG_OK, 0, 1 },
         { 92, 0, 1, OG_OK, 1, 1 },
         { -1, 0, 0, OG_OK, 0, 0 } } },
+    { "requests in flight when it went down do not lengthen the backoff", {
+        { 0, 0, 0, OG_ERR_READ_TIMEOUT, 1, 1 },
+        { 0, 0, 0, OG_ERR_READ_TIMEOUT, 0, 1 },
+        { 0, 1, 0, OG_ERR_READ_TIMEOUT, 0, 1 },
+        { 1, 0, 0, OG_ERR_CONNECT_TIMEOUT, 0, 1 },
+        { 29, 0, 1, OG_OK, 0, 1 },
+        { 30, 0, 1, OG_OK, 1, 1 },          /* still 30 s: the probe */
+        { 40, 0, 0, OG_ERR_READ_TIMEOUT, 0, 1 },
+        { 99, 0, 1, OG_OK, 0, 1 },
+        { 100, 0, 1, OG_OK, 1, 1 },         /* 60 s after the failed probe */
+        { 101, 0, 0, OG_OK, 1, 0 },
+        { -1, 0, 0, OG_OK, 0, 0 } } },
     { "an answer, even a bad one, is no outage", {
         { 0, 0, 0, OG_ERR_HTTP_STATUS, 0, 0 },
         { 0, 0, 0, OG_ERR_VERIFY_FAILED, 0, 0 },
