@@ -317,8 +317,8 @@ static int *host_slot(og_fetcher_t *fr, const og_fetch_t *f)
 }
 
 apr_status_t og_fetcher_run(og_fetcher_t *fr, og_fetch_next_fn *next,
-                            og_fetch_done_fn *done, void *ctx,
-                            apr_pool_t *p)
+                            og_fetch_ready_fn *ready, og_fetch_done_fn *done,
+                            void *ctx, apr_pool_t *p)
 {
     /* fetches waiting for a slot: follow-ups, and those whose responder
      * has max_per_host in flight */
@@ -346,6 +346,12 @@ apr_status_t og_fetcher_run(og_fetcher_t *fr, og_fetch_next_fn *next,
                     waiting->nelts--;
                     break;
                 }
+            }
+            /* it waited: what it was for may have changed meanwhile */
+            if (f && ready && (f = ready(f, ctx)) != NULL
+                && *(slot = host_slot(fr, f)) >= opts->max_per_host) {
+                APR_ARRAY_PUSH(waiting, og_fetch_t *) = f;
+                continue;
             }
             if (!f && !exhausted && waiting->nelts < opts->max_parallel) {
                 if ((f = next(ctx)) == NULL) {
@@ -443,7 +449,7 @@ apr_status_t og_fetch_run(apr_array_header_t *fetches,
     once.list.next = 0;
     once.done = done;
     once.ctx = ctx;
-    rv = og_fetcher_run(fr, once_next, once_done, &once, sub);
+    rv = og_fetcher_run(fr, once_next, NULL, once_done, &once, sub);
     apr_pool_destroy(sub);
     return rv;
 }

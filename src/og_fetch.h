@@ -68,11 +68,17 @@ og_fetcher_t *og_fetcher_make(apr_pool_t *p, const og_fetch_opts_t *opts);
  * memory holds the transfers in flight, not the whole round. */
 typedef og_fetch_t *og_fetch_next_fn(void *ctx);
 
+/* Called for a fetch that waited for a slot of its responder, just before
+ * it starts: the fetch to start instead (another way, when what was learned
+ * meanwhile says its responder is down), or `f` itself. May be NULL. */
+typedef og_fetch_t *og_fetch_ready_fn(og_fetch_t *f, void *ctx);
+
 /* Run what `next` hands over and the follow-ups `done` returns, at most
  * max_parallel at once and max_per_host to one responder (host and port,
  * through its proxy or not); returns when every one has ended. */
 apr_status_t og_fetcher_run(og_fetcher_t *fr, og_fetch_next_fn *next,
-                            og_fetch_done_fn *done, void *ctx, apr_pool_t *p);
+                            og_fetch_ready_fn *ready, og_fetch_done_fn *done,
+                            void *ctx, apr_pool_t *p);
 
 /* Run all `fetches` (og_fetch_t *) and the follow-ups `done` returns, at
  * most opts->max_parallel at once; returns when every one has ended. A

@@ -225,6 +225,24 @@ static og_fetch_t *job_fetch(og_job_t *job, apr_time_t now)
                          job->it->cert->request_len, w->proxy, job);
 }
 
+/* A fetch waited for a slot of its responder; meanwhile that responder may
+ * have been found down (the first wave of a round to a dead responder times
+ * out while the rest wait): then the job goes on to its next way now,
+ * rather than wait out the same timeout wave after wave. */
+static og_fetch_t *way_still_up(og_fetch_t *f, void *ctx)
+{
+    og_job_t *job = f->baton;
+    const og_round_t *r = job->round;
+    const og_way_t *w = &APR_ARRAY_IDX(job->it->chain, job->way, og_way_t);
+    const og_responder_t *rs;
+
+    (void)ctx;
+    if (job->probe || !r->ways || (rs = og_ways_get(r->ways, w)) == NULL
+        || !rs->down)
+        return f;
+    return job_fetch(job, apr_time_now());
+}
+
 /* A way answered with a response that validated: keep it, step. */
 static void fetched(og_job_t *job, og_fetch_t *f, const og_validation_t *v,
                     apr_time_t now)
@@ -543,7 +561,7 @@ void og_round_run(const og_round_t *r, apr_array_header_t *items,
         return;
     if (!fetcher && (fetcher = og_fetcher_make(p, &r->fetch)) == NULL)
         return;
-    og_fetcher_run(fetcher, next_fetch, job_done, &run, p);
+    og_fetcher_run(fetcher, next_fetch, way_still_up, job_done, &run, p);
 }
 
 apr_time_t og_round_next_due(const og_round_t *r,

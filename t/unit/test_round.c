@@ -455,6 +455,58 @@ static void a_dead_responder_costs_one_failure(void **state)
     assert_int_equal(track.fetch_failed[OG_ERR_CONNECT_REFUSED], 1);
 }
 
+/* A fetch that waits for its responder's slot while the first one to that
+ * responder times out goes to its next way once the responder is known
+ * down, instead of waiting out the same timeout in its turn. */
+static void waiting_fetches_leave_a_responder_found_down(void **state)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int hole = socket(AF_INET, SOCK_STREAM, 0);
+    og_track_t track2;
+    og_item_t one = item, two = item;
+    apr_array_header_t *chain = og_chain_make(pool);
+    apr_array_header_t *both = apr_array_make(pool, 2, sizeof(og_item_t *));
+    og_round_t learning = round_conf;
+    apr_time_t t0;
+    og_way_t *w;
+
+    (void)state;
+    /* a responder that accepts (the kernel's backlog) and never answers */
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(hole, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(hole, 16), 0);
+    getsockname(hole, (struct sockaddr *)&sa, &len);
+    w = apr_array_push(chain);
+    w->url = apr_psprintf(pool, "http://127.0.0.1:%d/", ntohs(sa.sin_port));
+    w->source = OG_SOURCE_DIRECT;
+    w = apr_array_push(chain);
+    *w = APR_ARRAY_IDX(item.chain, 1, og_way_t);
+    reset();
+    og_track_init(&track2, 0, 0);
+    one.chain = chain;
+    two.chain = chain;
+    two.track = &track2;
+    APR_ARRAY_PUSH(both, og_item_t *) = &one;
+    APR_ARRAY_PUSH(both, og_item_t *) = &two;
+    learning.ways = og_ways_make(pool);
+    learning.fetch.max_parallel = 2;
+    learning.fetch.max_per_host = 1;    /* the second waits for the first */
+    learning.fetch.timeout = apr_time_from_sec(1);
+    learning.fetch.connect_timeout = apr_time_from_sec(1);
+    answer(&ca, 3600);
+    t0 = apr_time_now();
+    og_round_run(&learning, both, pool);
+    close(hole);
+    assert_int_equal(io_seen.keeps, 2);
+    assert_int_equal(track.fetch_failed[OG_ERR_READ_TIMEOUT], 1);
+    assert_int_equal(track2.fetch_failed[OG_ERR_READ_TIMEOUT], 0);
+    /* one timeout, not two in a row */
+    assert_true(apr_time_now() - t0 < apr_time_from_msec(1900));
+}
+
 static void the_next_due_is_the_earliest(void **state)
 {
     apr_time_t now = apr_time_now();
@@ -635,6 +687,7 @@ int main(void)
         cmocka_unit_test(a_valid_shared_record_saves_the_fetch),
         cmocka_unit_test(a_malformed_shared_record_is_rejected),
         cmocka_unit_test(a_dead_responder_costs_one_failure),
+        cmocka_unit_test(waiting_fetches_leave_a_responder_found_down),
         cmocka_unit_test(the_next_due_is_the_earliest),
         cmocka_unit_test(a_free_lease_is_taken_fetched_under_and_dropped),
         cmocka_unit_test(another_servers_lease_waits_for_its_response),
