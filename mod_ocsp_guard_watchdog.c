@@ -20,6 +20,10 @@
 /* the longest sleep: children's cache misses and the shared cache are
  * looked at this often */
 #define OG_WATCHDOG_NAP   apr_time_from_sec(1)
+/* what the fetcher thread's allocator keeps of the memory a round freed
+ * (httpd's MaxMemFree for it): a round over thousands of certificates
+ * would otherwise stay that size in the child between rounds */
+#define OG_FETCHER_MAX_FREE ((apr_size_t)512 * 1024)
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *og_wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *og_wd_register;
@@ -116,6 +120,8 @@ static apr_status_t og_watchdog(int state, void *data, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, og->s, OGLOGNO(00206)
                      "fetcher started in pid %" APR_PID_T_FMT " for %d"
                      " certificate(s)", getpid(), og->owned);
+        apr_allocator_max_free_set(apr_pool_allocator_get(p),
+                                   OG_FETCHER_MAX_FREE);
         og_fleet_fetcher_init(p);
         /* kept for the fetcher's life: connections to responders (keep
          * alive between rounds) and what was learned about them */
