@@ -249,9 +249,9 @@ static int og_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_status_t rv;
 
     (void)plog;
-    (void)ptemp;
     og = apr_pcalloc(pconf, sizeof(*og));
     og->pool = pconf;
+    og->ptemp = ptemp;
     og->by_id = apr_hash_make_custom(pconf, og_id_hash);
     og->certs = og_certcache_for(pconf);
     if (!og->certs)
@@ -273,6 +273,7 @@ static int og_setup_shm(server_rec *s, apr_pool_t *pconf)
     apr_size_t size = sizeof(og_shm_head_t)
                       + sizeof(og_slot_t) * (apr_size_t)og->entries->nelts;
     apr_status_t rv = apr_shm_create(&og->shm, size, NULL, pconf);
+    int i;
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, OGLOGNO(00110)
@@ -283,6 +284,13 @@ static int og_setup_shm(server_rec *s, apr_pool_t *pconf)
     og->head = apr_shm_baseaddr_get(og->shm);
     memset(og->head, 0, size);
     og->slots = (og_slot_t *)(og->head + 1);
+    for (i = 0; i < og->entries->nelts; i++) {
+        og_entry_t *e = APR_ARRAY_IDX(og->entries, i, og_entry_t *);
+
+        e->track.last_error_detail = og->slots[e->index].last_error_detail;
+        e->track.last_error_detail_size =
+            sizeof(og->slots[e->index].last_error_detail);
+    }
     return OK;
 }
 
@@ -290,6 +298,7 @@ static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
     og_server_conf_t *sc = og_conf(s);
+    og_modssl_t modssl;
     int status, ahead;
 
     (void)plog;
@@ -319,8 +328,9 @@ static int og_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     og->record_max = OG_RECORD_HDR_LEN + sc->max_response_size;
     og_round_setup(sc);
-    if (!sc->timeout_set && og_modssl_for(s)->timeout) {
-        apr_interval_time_t t = og_modssl_for(s)->timeout;
+    og_modssl_for(s, &modssl);
+    if (!sc->timeout_set && modssl.timeout) {
+        apr_interval_time_t t = modssl.timeout;
         og->round.fetch.timeout = t;
         og->round.fetch.connect_timeout = t < OG_DEFAULT_CONNECT_TIMEOUT
                                           ? t : OG_DEFAULT_CONNECT_TIMEOUT;

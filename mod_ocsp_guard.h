@@ -121,7 +121,7 @@ typedef struct {
     apr_interval_time_t timeout;        /* SSLStaplingResponderTimeout */
 } og_modssl_t;
 
-const og_modssl_t *og_modssl_for(const server_rec *s);
+void og_modssl_for(const server_rec *s, og_modssl_t *out);
 void og_chain_conf_for(const server_rec *s, og_chain_conf_t *cc,
                        const char **origin);
 
@@ -225,7 +225,10 @@ typedef struct {
     apr_time_t notify_started[OG_NOTIFY_MAX_PENDING];
     og_shared_view_t shared_stats;  /* the fetcher's own count */
     int starting;                   /* the parent takes responses in */
-    apr_hash_t *modssl;             /* og_modssl_t by <VirtualHost> place */
+    apr_pool_t *ptemp;              /* this configuration pass's, until
+                                     * post_config returns */
+    apr_hash_t *modssl;             /* og_modssl_t by <VirtualHost> place,
+                                     * in ptemp */
     og_modssl_t *modssl_main;
 } og_state_t;
 

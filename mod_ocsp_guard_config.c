@@ -37,8 +37,14 @@ void *og_create_server_conf(apr_pool_t *p, server_rec *s)
 void *og_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 {
     og_server_conf_t *base = basev, *add = addv;
-    og_server_conf_t *sc = apr_pmemdup(p, base, sizeof(*sc));
+    og_server_conf_t *sc;
 
+    /* A vhost that says nothing of its own shares the main server's
+     * configuration: thousands of vhosts need no copy each (nothing
+     * writes a server's configuration once it is merged). */
+    if (add->enabled == -1 && !add->mirrors && !add->proxy)
+        return base;
+    sc = apr_pmemdup(p, base, sizeof(*sc));
     sc->enabled = add->enabled != -1 ? add->enabled : base->enabled;
     sc->mirrors = add->mirrors ? add->mirrors : base->mirrors;
     sc->mirrors_first = add->mirrors ? add->mirrors_first

@@ -56,7 +56,7 @@ static int og_section_read(const ap_directive_t *d)
     if (strcasecmp(d->directive, "<IfModule") != 0
         && strcasecmp(d->directive, "<IfDefine") != 0)
         return 1;
-    word = apr_pstrdup(og->pool, arg);
+    word = apr_pstrdup(og->ptemp, arg);
     word[strcspn(word, " \t>")] = '\0';
     negate = word[0] == '!';
     if (negate)
@@ -77,9 +77,9 @@ static void og_modssl_walk(const ap_directive_t *d, og_modssl_t *into)
 {
     for (; d; d = d->next) {
         if (!strcasecmp(d->directive, "<VirtualHost")) {
-            og_modssl_t *vh = apr_pcalloc(og->pool, sizeof(*vh));
+            og_modssl_t *vh = apr_pcalloc(og->ptemp, sizeof(*vh));
             og_modssl_walk(d->first_child, vh);
-            apr_hash_set(og->modssl, apr_psprintf(og->pool, "%s:%d",
+            apr_hash_set(og->modssl, apr_psprintf(og->ptemp, "%s:%d",
                          d->filename ? d->filename : "", d->line_num),
                          APR_HASH_KEY_STRING, vh);
         }
@@ -102,32 +102,33 @@ static void og_modssl_walk(const ap_directive_t *d, og_modssl_t *into)
 }
 
 /* What mod_ssl's directives say for `s`: its <VirtualHost>'s own, else
- * the main server's (mod_ssl merges them the same way). */
-const og_modssl_t *og_modssl_for(const server_rec *s)
+ * the main server's (mod_ssl merges them the same way). The scan of the
+ * configuration tree lives in ptemp: only the URLs (in pconf) outlive the
+ * configuration pass, not a record per vhost. */
+void og_modssl_for(const server_rec *s, og_modssl_t *out)
 {
-    og_modssl_t *vh, *out;
+    const og_modssl_t *vh;
+    char key[1024];
 
     if (!og->modssl) {
-        og->modssl = apr_hash_make(og->pool);
-        og->modssl_main = apr_pcalloc(og->pool, sizeof(og_modssl_t));
+        og->modssl = apr_hash_make(og->ptemp);
+        og->modssl_main = apr_pcalloc(og->ptemp, sizeof(og_modssl_t));
         og_modssl_walk(ap_conftree, og->modssl_main);
     }
-    if (s->is_virtual) {
-        vh = apr_hash_get(og->modssl, apr_psprintf(og->pool, "%s:%u",
-                          s->defn_name ? s->defn_name : "",
-                          s->defn_line_number), APR_HASH_KEY_STRING);
-        if (vh) {
-            out = apr_pmemdup(og->pool, vh, sizeof(*out));
-            if (!out->force_url)
-                out->force_url = og->modssl_main->force_url;
-            if (!out->proxy_url)
-                out->proxy_url = og->modssl_main->proxy_url;
-            if (!out->timeout)
-                out->timeout = og->modssl_main->timeout;
-            return out;
-        }
-    }
-    return og->modssl_main;
+    *out = *og->modssl_main;
+    if (!s->is_virtual)
+        return;
+    apr_snprintf(key, sizeof(key), "%s:%u",
+                 s->defn_name ? s->defn_name : "", s->defn_line_number);
+    vh = apr_hash_get(og->modssl, key, APR_HASH_KEY_STRING);
+    if (!vh)
+        return;
+    if (vh->force_url)
+        out->force_url = vh->force_url;
+    if (vh->proxy_url)
+        out->proxy_url = vh->proxy_url;
+    if (vh->timeout)
+        out->timeout = vh->timeout;
 }
 
 static int og_http_url(const char *url)
@@ -144,9 +145,11 @@ void og_chain_conf_for(const server_rec *s, og_chain_conf_t *cc,
                        const char **origin)
 {
     const og_server_conf_t *sc = og_conf(s);
-    const og_modssl_t *ms = og_modssl_for(s);
+    og_modssl_t modssl;
+    const og_modssl_t *ms = &modssl;
     const char *said = "";
 
+    og_modssl_for(s, &modssl);
     cc->mirrors = sc->mirrors;
     cc->mirrors_first = sc->mirrors_first;
     cc->proxy = sc->proxy;

@@ -45,9 +45,9 @@ void og_slot_publish(void *ctx, og_item_t *it)
     slot->last_success = t->last_success;
     slot->last_failure = t->last_failure;
     slot->next_attempt = t->next_attempt;
-    apr_cpystrn(slot->responder, t->responder, sizeof(slot->responder));
-    apr_cpystrn(slot->last_error_detail, t->last_error_detail,
-                sizeof(slot->last_error_detail));
+    apr_cpystrn(slot->responder, t->responder ? t->responder : "",
+                sizeof(slot->responder));
+    /* last_error_detail: the track writes it there itself */
 }
 
 void og_ways_publish(void *ctx, const og_ways_t *ways)

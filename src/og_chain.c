@@ -30,6 +30,9 @@ static void add_way(apr_array_header_t *chain, const char *url,
     w->url = url;
     w->proxy = proxy;
     w->source = source;
+    w->desc = proxy ? apr_pstrcat(chain->pool, url, " via proxy ", proxy,
+                                  NULL)
+                    : url;
 }
 
 static void add_list(apr_array_header_t *chain,
@@ -69,9 +72,16 @@ void og_chain_add(apr_array_header_t *chain,
 
 const char *og_way_desc(apr_pool_t *p, const og_way_t *way)
 {
+    if (way->desc)
+        return way->desc;
     return way->proxy ? apr_pstrcat(p, way->url, " via proxy ", way->proxy,
                                     NULL)
                       : way->url;
+}
+
+const char *og_way_name(const og_way_t *way)
+{
+    return way->desc ? way->desc : way->url;
 }
 
 const char *og_chain_desc(apr_pool_t *p, const apr_array_header_t *chain)

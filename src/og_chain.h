@@ -15,6 +15,9 @@ typedef struct {
     const char *url;
     const char *proxy;              /* NULL: direct */
     og_source_e source;             /* direct, mirror or proxy */
+    const char *desc;               /* og_way_desc's text, made once with
+                                     * the chain: a track keeps pointing
+                                     * at it (NULL: not made by a chain) */
 } og_way_t;
 
 typedef enum {
@@ -46,6 +49,9 @@ void og_chain_add(apr_array_header_t *chain,
 
 /* "URL" or "URL via proxy PROXY". */
 const char *og_way_desc(apr_pool_t *p, const og_way_t *way);
+
+/* The same without allocating: the chain's text, else the URL alone. */
+const char *og_way_name(const og_way_t *way);
 
 /* "A, then B, then C". */
 const char *og_chain_desc(apr_pool_t *p, const apr_array_header_t *chain);

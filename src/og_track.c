@@ -131,7 +131,7 @@ static void hold(og_track_t *t, const og_validation_t *v, og_source_e source,
     t->cert_status = v->cert_status;
     t->source = source;
     if (responder)
-        apr_cpystrn(t->responder, responder, sizeof(t->responder));
+        t->responder = responder;
     t->failures = 0;
     t->last_error = OG_OK;
     t->expiring_reported = 0;
@@ -175,7 +175,7 @@ static void on_fetched(og_track_t *t, const og_track_policy_t *pol,
     int recovered_after = t->failures;
     og_event_t *ev, base;
 
-    hold(t, v, in->way->source, og_way_desc(p, in->way));
+    hold(t, v, in->way->source, og_way_name(in->way));
     t->last_success = now;
     t->fetch_ok++;
     schedule_refresh(t, pol, now, jitter);
@@ -260,10 +260,11 @@ static void on_way_failed(og_track_t *t, const og_input_t *in,
 
     t->last_error = in->error;
     t->last_failure = now;
-    apr_cpystrn(t->last_error_detail,
-                apr_pstrcat(p, way, ": ", in->detail ? in->detail : "",
-                            NULL),
-                sizeof(t->last_error_detail));
+    if (t->last_error_detail)
+        apr_cpystrn(t->last_error_detail,
+                    apr_pstrcat(p, way, ": ", in->detail ? in->detail : "",
+                                NULL),
+                    t->last_error_detail_size);
     if ((unsigned)in->error < OG_ERR_COUNT)
         t->fetch_failed[in->error]++;
     if (!worth_saying(t, apr_pstrcat(p, og_error_name(in->error), " ", way,

@@ -68,12 +68,19 @@ typedef struct {
     apr_time_t next_update;
     og_cert_status_e cert_status;
     og_source_e source;
-    char responder[OG_TRACK_TEXT];  /* the way that gave it */
+    const char *responder;          /* the way that gave it, or the cache:
+                                     * a chain's or a cache's own text,
+                                     * which lives as long as the track */
     /* fetching */
     apr_time_t next_attempt;
     int failures;                   /* consecutive failed rounds */
     og_error_e last_error;
-    char last_error_detail[OG_TRACK_TEXT];
+    /* where the last failure's text is written, "way: detail": a buffer
+     * the owner gives (the module: the certificate's status slot in
+     * shared memory, where it is read anyway), NULL: not kept. A track
+     * per certificate of thousands carries no text of its own. */
+    char *last_error_detail;
+    apr_size_t last_error_detail_size;
     apr_time_t last_success;
     apr_time_t last_failure;
     /* counters, for the status and the metrics */

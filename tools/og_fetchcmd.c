@@ -178,14 +178,14 @@ int og_fetch_files(apr_pool_t *p, apr_array_header_t *files,
         if (t->this_update && job->saved && t->cert_status == OG_CERT_GOOD) {
             printf("OK       %s: good, valid until %s, from %s; saved as"
                    " %s\n", job->file, og_rfc3339(p, t->next_update),
-                   t->responder, job->saved);
+                   t->responder ? t->responder : "?", job->saved);
             continue;
         }
         failed++;
         if (t->this_update && job->saved)
             printf("CRITICAL %s: the CA says %s (from %s); saved as %s\n",
                    job->file, og_cert_status_name(t->cert_status),
-                   t->responder, job->saved);
+                   t->responder ? t->responder : "?", job->saved);
         else
             printf("CRITICAL %s: no valid response: %s\n", job->file,
                    job->failure ? job->failure : "every way failed");

@@ -112,11 +112,35 @@ static void second_vhost_adds_only_its_own_ways(void **state)
                         " http://p:1, then http://m/ via proxy http://p:1");
 }
 
+/* A track keeps pointing at a way's name: the chain makes it once, in its
+ * own pool, and og_way_name never allocates; a way not made by a chain is
+ * named by its URL. */
+static void ways_are_named_once_by_the_chain(void **state)
+{
+    apr_array_header_t *chain = og_chain_make(pool);
+    og_chain_conf_t fallback = { NULL, 0, "http://p:1", OG_PROXY_FALLBACK };
+    og_way_t loose = { "http://x/", "http://p:1", OG_SOURCE_PROXY, NULL };
+    const og_way_t *direct, *proxied;
+
+    (void)state;
+    og_chain_add(chain, list("http://a/"), &fallback);
+    assert_int_equal(chain->nelts, 2);
+    direct = &APR_ARRAY_IDX(chain, 0, og_way_t);
+    proxied = &APR_ARRAY_IDX(chain, 1, og_way_t);
+    assert_ptr_equal(og_way_name(direct), direct->url);
+    assert_string_equal(og_way_name(proxied), "http://a/ via proxy http://p:1");
+    assert_ptr_equal(og_way_desc(pool, proxied), og_way_name(proxied));
+    assert_string_equal(og_way_name(&loose), "http://x/");
+    assert_string_equal(og_way_desc(pool, &loose),
+                        "http://x/ via proxy http://p:1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(chain_order_table),
         cmocka_unit_test(second_vhost_adds_only_its_own_ways),
+        cmocka_unit_test(ways_are_named_once_by_the_chain),
     };
     int rc;
 

@@ -21,8 +21,8 @@
 static apr_pool_t *pool;
 static const apr_time_t T0 = APR_INT64_C(1800000000000000);
 static const og_way_t ways[2] = {
-    { "http://ocsp.example/", NULL, OG_SOURCE_DIRECT },
-    { "http://mirror.example/", NULL, OG_SOURCE_MIRROR },
+    { "http://ocsp.example/", NULL, OG_SOURCE_DIRECT, NULL },
+    { "http://mirror.example/", NULL, OG_SOURCE_MIRROR, NULL },
 };
 
 typedef struct {
@@ -335,10 +335,13 @@ static void events_carry_the_facts(void **state)
     og_validation_t v = { 0 };
     og_input_t in;
     og_step_t out;
+    char detail[OG_TRACK_TEXT];
     int i;
 
     (void)state;
     og_track_init(&t, 0, 1);
+    t.last_error_detail = detail;
+    t.last_error_detail_size = sizeof(detail);
     v.this_update = T0;
     v.next_update = T0 + SEC(100);
     og_input_init(&in, OG_IN_FETCHED);

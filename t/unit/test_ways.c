@@ -26,10 +26,10 @@ typedef struct {
 } step_t;
 
 static const og_way_t ways[] = {
-    { "http://ocsp.ca.example/", NULL, OG_SOURCE_DIRECT },
-    { "http://ocsp.ca.example:80/other", NULL, OG_SOURCE_DIRECT },
-    { "http://ocsp.ca.example/", "http://proxy:3128", OG_SOURCE_PROXY },
-    { "http://mirror.example/", NULL, OG_SOURCE_MIRROR },
+    { "http://ocsp.ca.example/", NULL, OG_SOURCE_DIRECT, NULL },
+    { "http://ocsp.ca.example:80/other", NULL, OG_SOURCE_DIRECT, NULL },
+    { "http://ocsp.ca.example/", "http://proxy:3128", OG_SOURCE_PROXY, NULL },
+    { "http://mirror.example/", NULL, OG_SOURCE_MIRROR, NULL },
 };
 
 static const struct {
