@@ -243,6 +243,17 @@ static og_certcache_t *og_certcache_for(apr_pool_t *pconf)
     return cc;
 }
 
+/* ptemp is gone after post_config: nothing may point into it then */
+static apr_status_t og_forget_ptemp(void *data)
+{
+    og_state_t *state = data;
+
+    state->ptemp = NULL;
+    state->modssl = NULL;
+    state->modssl_main = NULL;
+    return APR_SUCCESS;
+}
+
 static int og_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                          apr_pool_t *ptemp)
 {
@@ -252,6 +263,8 @@ static int og_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     og = apr_pcalloc(pconf, sizeof(*og));
     og->pool = pconf;
     og->ptemp = ptemp;
+    apr_pool_cleanup_register(ptemp, og, og_forget_ptemp,
+                              apr_pool_cleanup_null);
     og->by_id = apr_hash_make_custom(pconf, og_id_hash);
     og->certs = og_certcache_for(pconf);
     if (!og->certs)

@@ -110,6 +110,9 @@ void og_modssl_for(const server_rec *s, og_modssl_t *out)
     const og_modssl_t *vh;
     char key[1024];
 
+    memset(out, 0, sizeof(*out));
+    if (!og->ptemp)                 /* only during configuration */
+        return;
     if (!og->modssl) {
         og->modssl = apr_hash_make(og->ptemp);
         og->modssl_main = apr_pcalloc(og->ptemp, sizeof(og_modssl_t));
