@@ -170,6 +170,20 @@ static int der_elem(const unsigned char **p, const unsigned char *end,
     return 1;
 }
 
+/* Into the DER element at *p: [*p, *end) becomes its content. */
+static int der_enter(const unsigned char **p, const unsigned char **end,
+                     int want_tag, int want_class)
+{
+    const unsigned char *body;
+    long body_len;
+
+    if (!der_elem(p, *end, want_tag, want_class, &body, &body_len))
+        return 0;
+    *p = body;
+    *end = body + body_len;
+    return 1;
+}
+
 /* Where, in an OCSPResponse's DER, the BasicOCSPResponse's parts are:
  * its tbsResponseData, signatureAlgorithm and signature (one run of
  * bytes) and its certificates field, whole (NULL when it has none). */
@@ -189,31 +203,18 @@ static int basic_parts(const unsigned char *der, apr_size_t len,
     long l;
 
     memset(bp, 0, sizeof(*bp));
-    if (!der_elem(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &b, &l))
-        return 0;
-    p = b;
-    end = b + l;
-    if (!der_elem(&p, end, V_ASN1_ENUMERATED, V_ASN1_UNIVERSAL, &b, &l)
-        || !der_elem(&p, end, 0, V_ASN1_CONTEXT_SPECIFIC, &b, &l))
-        return 0;
-    p = b;
-    end = b + l;
-    if (!der_elem(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &b, &l))
-        return 0;
-    p = b;
-    end = b + l;
-    if (!der_elem(&p, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, &b, &l)
+    /* OCSPResponse: responseStatus, [0] ResponseBytes: responseType,
+     * response, an OCTET STRING holding the BasicOCSPResponse */
+    if (!der_enter(&p, &end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL)
+        || !der_elem(&p, end, V_ASN1_ENUMERATED, V_ASN1_UNIVERSAL, &b, &l)
+        || !der_enter(&p, &end, 0, V_ASN1_CONTEXT_SPECIFIC)
+        || !der_enter(&p, &end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL)
+        || !der_elem(&p, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, &b, &l)
         || l != (long)sizeof(basic_oid)
         || memcmp(b, basic_oid, (size_t)l) != 0
-        || !der_elem(&p, end, V_ASN1_OCTET_STRING, V_ASN1_UNIVERSAL, &b, &l))
+        || !der_enter(&p, &end, V_ASN1_OCTET_STRING, V_ASN1_UNIVERSAL)
+        || !der_enter(&p, &end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL))
         return 0;
-    /* the BasicOCSPResponse */
-    p = b;
-    end = b + l;
-    if (!der_elem(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &b, &l))
-        return 0;
-    p = b;
-    end = b + l;
     bp->signed_part = p;
     if (!der_elem(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &b, &l)
         || !der_elem(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &b, &l)
